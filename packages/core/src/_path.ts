@@ -1,0 +1,50 @@
+import { SmapError } from './errors.js'
+
+// Path segments are used verbatim in URLs and config section headers, so keep
+// them to characters that need no escaping in either.
+const SEGMENT = /^[A-Za-z0-9_.~:@!$'()*,;=-]+$/
+
+/** `/a/b` from `a/b`, `/a//b/` or `/a/b`; throws a clear error for a bad segment. */
+export function normalizePath(path: string): string {
+  if (typeof path !== 'string') {
+    throw new SmapError('SMAP_PATH_INVALID', `a path must be a string like "/instrument0/sensor0", got ${String(path)}`)
+  }
+  const parts = splitPath(path)
+  return parts.length === 0 ? '/' : `/${parts.join('/')}`
+}
+
+/** The segments of a path; validates each. */
+export function splitPath(path: string): string[] {
+  const parts = path.split('/').filter((p) => p !== '')
+  for (const part of parts) {
+    if (part === '.' || part === '..' || part === '+' || !SEGMENT.test(part)) {
+      throw new SmapError(
+        'SMAP_PATH_INVALID',
+        `invalid path "${path}": segment "${part}" may use only letters, digits and _ . ~ : @ ! $ ' ( ) * , ; = - (and not be ".", ".." or "+")`,
+      )
+    }
+  }
+  return parts
+}
+
+/** The parent of a normalized path (`/` for a top-level one). */
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/')
+  return i <= 0 ? '/' : path.slice(0, i)
+}
+
+/** The last segment of a normalized path. */
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1)
+}
+
+/** `child` relative to `base`: `/` for the base itself, else without the base prefix. */
+export function relativePath(base: string, child: string): string {
+  if (child === base) return '/'
+  return base === '/' ? child : child.slice(base.length)
+}
+
+/** Whether `path` is `base` or lies below it. */
+export function isWithin(base: string, path: string): boolean {
+  return base === '/' || path === base || path.startsWith(`${base}/`)
+}

@@ -1,0 +1,40 @@
+import type { CollectionObject, Metadata } from '@smap/sdk'
+import { cloneMetadata } from './metadata.js'
+
+/** A node of the tree that holds other resources; made by `SmapInstance.addCollection`. */
+export class Collection {
+  readonly type = 'Collection' as const
+  readonly path: string
+  description: string | undefined
+  /** @internal the metadata object itself; read it with `metadata`. */
+  readonly _metadata: Metadata = {}
+  /** @internal names of the children, in the order they were added. */
+  readonly _contents: string[] = []
+  /** @internal made only as the parent of something else, not asked for by name. */
+  _implicit: boolean
+
+  /** @internal use `SmapInstance.addCollection`. */
+  constructor(path: string, implicit: boolean, description?: string) {
+    this.path = path
+    this._implicit = implicit
+    this.description = description
+  }
+
+  /** Names of the resources directly below, in the order they were added. */
+  get contents(): string[] {
+    return [...this._contents]
+  }
+
+  /** A copy of the collection's metadata. */
+  get metadata(): Metadata {
+    return cloneMetadata(this._metadata)
+  }
+
+  /** The object served at `/data/PATH` (DESIGN.md §3). */
+  toJSON(): CollectionObject {
+    const out: CollectionObject = { Contents: [...this._contents] }
+    if (this.description !== undefined) out.Description = this.description
+    if (Object.keys(this._metadata).length > 0) out.Metadata = cloneMetadata(this._metadata)
+    return out
+  }
+}

@@ -1,0 +1,281 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { dirname, relative, resolve } from 'node:path'
+import type { Metadata, ReadingType } from '@smap/sdk'
+import { ConfigError, SmapError, type ConfigLocation } from './errors.js'
+import { isUuid } from './identity.js'
+import { SmapInstance, DEFAULT_TIMEZONE, type ServerSettings } from './instance.js'
+import type { Logger } from './logger.js'
+import { flattenMetadata } from './metadata.js'
+import { parseIni, writeIni, type IniEntry, type IniSection } from './_ini.js'
+import { DEFAULT_BUFFER_SIZE } from './timeseries.js'
+
+/** Options of `load`. */
+export interface LoadOptions {
+  logger?: Logger
+}
+
+const READING_TYPES: readonly ReadingType[] = ['long', 'double', 'string']
+
+/**
+ * Builds an instance from a config file (DESIGN.md §6).
+ * @example const inst = await load('conf.ini')
+ */
+export async function load(file: string, options: LoadOptions = {}): Promise<SmapInstance> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : String(err)
+    throw new SmapError('SMAP_CONFIG_UNREADABLE', `cannot read config file ${file}: ${why}`, { cause: err })
+  }
+  return loadText(text, file, options)
+}
+
+/** Like `load`, from the text of a config; `file` names it in errors and anchors relative paths. */
+export function loadText(text: string, file: string, options: LoadOptions = {}): SmapInstance {
+  const sections = parseIni(text, file)
+  const rootSection = sections.find((s) => s.name === '/')
+  if (!rootSection) {
+    throw new ConfigError(
+      'SMAP_CONFIG_NO_ROOT',
+      { file },
+      'no [/] section: every config needs one giving the source its uuid, e.g.\n  [/]\n  uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92\n(run `smap uuid` for a new one)',
+    )
+  }
+  const server = readServer(sections.find((s) => s.name === 'server'), file)
+  const root = readRoot(rootSection, file)
+  const inst = new SmapInstance(root.uuid, { timezone: root.timezone, logger: options.logger, server, configFile: resolve(file) })
+  applyCommon(inst, '/', rootSection, root.common, file)
+
+  for (const section of sections) {
+    if (section.name === '/' || section.name === 'server') continue
+    const where = { file, line: section.line, section: section.name }
+    if (section.name.startsWith('report')) {
+      throw new ConfigError('SMAP_CONFIG_UNSUPPORTED', where, 'report sections are not supported by this version of @smap/core')
+    }
+    if (!section.name.startsWith('/')) {
+      throw new ConfigError(
+        'SMAP_CONFIG_UNKNOWN_SECTION',
+        where,
+        'unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
+      )
+    }
+    readResource(inst, section, file)
+  }
+  return inst
+}
+
+interface CommonKeys {
+  description?: IniEntry
+  metadata: IniEntry[]
+}
+
+function readServer(section: IniSection | undefined, file: string): ServerSettings {
+  const out: ServerSettings = {}
+  if (!section) return out
+  for (const e of section.entries) {
+    const where = { file, line: e.line, section: 'server', key: e.key }
+    switch (e.key.toLowerCase()) {
+      case 'port':
+        out.port = parsePort(e.value, where)
+        break
+      case 'host':
+        if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected an address to listen on, such as 127.0.0.1 or 0.0.0.0')
+        out.host = e.value
+        break
+      case 'datadir':
+        if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a directory, such as ./data')
+        out.dataDir = resolve(dirname(file), e.value)
+        break
+      default:
+        throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key in [server]: expected Port, Host or DataDir')
+    }
+  }
+  return out
+}
+
+/** A TCP port from a config or command-line value; `where` names it in the error. */
+export function parsePort(value: string, where: ConfigLocation): number {
+  const port = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected a port number from 0 to 65535, got "${value}"`)
+  }
+  return port
+}
+
+function readRoot(section: IniSection, file: string): { uuid: string; timezone?: string; common: CommonKeys } {
+  let uuid: string | undefined
+  let timezone: string | undefined
+  const common: CommonKeys = { metadata: [] }
+  for (const e of section.entries) {
+    const where = { file, line: e.line, section: '/', key: e.key }
+    const lower = e.key.toLowerCase()
+    if (lower === 'uuid') uuid = readUuid(e, where)
+    else if (lower === 'type') {
+      if (e.value.toLowerCase() !== 'collection') throw new ConfigError('SMAP_CONFIG_INVALID', where, `the root is always a Collection, got "${e.value}"`)
+    } else if (lower === 'properties/timezone') timezone = readTimezone(e, where)
+    else if (!readCommon(e, common)) {
+      throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key in [/]: expected uuid, type, Description, Properties/Timezone or Metadata/...')
+    }
+  }
+  if (uuid === undefined) {
+    throw new ConfigError(
+      'SMAP_CONFIG_NO_UUID',
+      { file, line: section.line, section: '/', key: 'uuid' },
+      'missing: the root needs the source\'s uuid, e.g. "uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92" (run `smap uuid` for a new one)',
+    )
+  }
+  return { uuid, timezone, common }
+}
+
+function readCommon(e: IniEntry, common: CommonKeys): boolean {
+  const lower = e.key.toLowerCase()
+  if (lower === 'description') common.description = e
+  else if (lower.startsWith('metadata/') && e.key.length > 'metadata/'.length) common.metadata.push(e)
+  else return false
+  return true
+}
+
+function applyCommon(inst: SmapInstance, path: string, section: IniSection, common: CommonKeys, file: string): void {
+  const r = inst.lookup(path)
+  if (!r) return
+  if (common.description) r.description = common.description.value
+  for (const e of common.metadata) {
+    try {
+      inst.setMetadata(path, { [e.key.slice('metadata/'.length)]: e.value })
+    } catch (err) {
+      throw new ConfigError('SMAP_CONFIG_INVALID', { file, line: e.line, section: section.name, key: e.key }, (err as Error).message, { cause: err })
+    }
+  }
+}
+
+function readResource(inst: SmapInstance, section: IniSection, file: string): void {
+  const sectionWhere = { file, line: section.line, section: section.name }
+  const typeEntry = section.entries.find((e) => e.key.toLowerCase() === 'type')
+  const type = typeEntry?.value ?? 'Timeseries'
+  const kind = type.toLowerCase()
+  if (kind !== 'collection' && kind !== 'timeseries') {
+    const where = { ...sectionWhere, line: typeEntry?.line, key: typeEntry?.key }
+    if (/^[@.a-z0-9_/-]+(#\w+)?$/i.test(type) && /[./@]/.test(type)) {
+      throw new ConfigError('SMAP_CONFIG_UNSUPPORTED', where, `"${type}" names a driver, and drivers are not supported by this version of @smap/core`)
+    }
+    throw new ConfigError('SMAP_CONFIG_INVALID', where, `unknown type "${type}": expected Collection, Timeseries, or a driver package name`)
+  }
+  const common: CommonKeys = { metadata: [] }
+  let key: string | undefined
+  let uuid: string | undefined
+  let unit: IniEntry | undefined
+  let readingType: ReadingType | undefined
+  let timezone: string | undefined
+  let bufferSize: number | undefined
+  for (const e of section.entries) {
+    const where = { ...sectionWhere, line: e.line, key: e.key }
+    const lower = e.key.toLowerCase()
+    if (lower === 'type' || readCommon(e, common)) continue
+    if (kind === 'collection') {
+      throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key for a Collection: expected type, Description or Metadata/...')
+    }
+    if (lower === 'key') {
+      if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a key that names the stream durably, such as "sensor0"')
+      key = e.value
+    } else if (lower === 'uuid') uuid = readUuid(e, where)
+    else if (lower === 'properties/unitofmeasure') {
+      if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a unit such as V or kW')
+      unit = e
+    } else if (lower === 'properties/readingtype') {
+      const rt = READING_TYPES.find((t) => t === e.value.toLowerCase())
+      if (!rt) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected long, double or string, got "${e.value}"`)
+      readingType = rt
+    } else if (lower === 'properties/timezone') timezone = readTimezone(e, where)
+    else if (lower === 'buffersize') {
+      const n = /^\d+$/.test(e.value) ? Number(e.value) : Number.NaN
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected a whole number from 1 to 100000, got "${e.value}"`)
+      bufferSize = n
+    } else {
+      throw new ConfigError(
+        'SMAP_CONFIG_UNKNOWN_KEY',
+        where,
+        'unknown key for a Timeseries: expected type, key, uuid, Description, BufferSize, Properties/UnitofMeasure, Properties/ReadingType, Properties/Timezone or Metadata/...',
+      )
+    }
+  }
+  try {
+    if (kind === 'collection') inst.addCollection(section.name)
+    else {
+      if (!unit) {
+        throw new ConfigError(
+          'SMAP_CONFIG_NO_UNIT',
+          { ...sectionWhere, key: 'Properties/UnitofMeasure' },
+          'missing: a Timeseries needs its unit, e.g. "Properties/UnitofMeasure = V"',
+        )
+      }
+      if (key !== undefined && uuid !== undefined) {
+        throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, key: 'uuid' }, 'give key or uuid, not both: the uuid is derived from the key')
+      }
+      inst.addTimeseries(section.name, { unit: unit.value, key, uuid, readingType, timezone, bufferSize })
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err
+    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', sectionWhere, (err as Error).message, { cause: err })
+  }
+  applyCommon(inst, section.name, section, common, file)
+}
+
+function readUuid(e: IniEntry, where: ConfigLocation): string {
+  if (!isUuid(e.value)) {
+    throw new ConfigError('SMAP_CONFIG_BAD_UUID', where, `expected a uuid like 75503ac2-abf0-11e0-b7d6-0026bb56ec92, got "${e.value}" (run \`smap uuid\` for a new one)`)
+  }
+  return e.value.toLowerCase()
+}
+
+function readTimezone(e: IniEntry, where: ConfigLocation): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: e.value })
+    return e.value
+  } catch {
+    throw new ConfigError('SMAP_CONFIG_INVALID', where, `unknown time zone "${e.value}": use an IANA name such as America/Los_Angeles or UTC`)
+  }
+}
+
+/**
+ * Writes an instance as a config file, omitting defaults; `load` reads it back
+ * into the same tree, metadata and uuids.
+ * @example await dump(inst, 'conf.ini')
+ */
+export async function dump(inst: SmapInstance, file: string): Promise<void> {
+  await writeFile(file, dumpText(inst, dirname(resolve(file))))
+}
+
+/** The config text `dump` writes; `baseDir` anchors a relative DataDir. */
+export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
+  const sections: Array<{ name: string; entries: Array<[string, string]> }> = []
+  const server: Array<[string, string]> = []
+  if (inst.server.port !== undefined) server.push(['Port', String(inst.server.port)])
+  if (inst.server.host !== undefined) server.push(['Host', inst.server.host])
+  if (inst.server.dataDir !== undefined) server.push(['DataDir', relative(baseDir, inst.server.dataDir) || '.'])
+  if (server.length > 0) sections.push({ name: 'server', entries: server })
+
+  for (const r of inst.resources()) {
+    const entries: Array<[string, string]> = [['type', r.type]]
+    if (r.path === '/') {
+      entries.push(['uuid', inst.root])
+      if (inst.timezone !== DEFAULT_TIMEZONE) entries.push(['Properties/Timezone', inst.timezone])
+    } else if (r.type === 'Timeseries') {
+      if (r.key !== undefined) entries.push(['key', r.key])
+      else if (r.explicitUuid) entries.push(['uuid', r.uuid])
+      entries.push(['Properties/UnitofMeasure', r.unit])
+      if (r.readingType !== 'long') entries.push(['Properties/ReadingType', r.readingType])
+      if (r.ownTimezone !== undefined) entries.push(['Properties/Timezone', r.ownTimezone])
+      if (r.bufferSize !== DEFAULT_BUFFER_SIZE) entries.push(['BufferSize', String(r.bufferSize)])
+    }
+    if (r.description !== undefined) entries.push(['Description', r.description])
+    entries.push(...metadataEntries(r._metadata))
+    sections.push({ name: r.path, entries })
+  }
+  return writeIni(sections)
+}
+
+function metadataEntries(meta: Metadata): Array<[string, string]> {
+  return flattenMetadata(meta).map(([k, v]) => [`Metadata/${k}`, v])
+}

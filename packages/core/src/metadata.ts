@@ -1,0 +1,61 @@
+import type { Metadata } from '@smap/sdk'
+import { SmapError } from './errors.js'
+
+/** What `setMetadata` accepts: flat `'Instrument/Model'` keys, nested objects, or both. */
+export type MetadataInput = { [key: string]: string | number | boolean | MetadataInput }
+
+/** Flat `'A/B' -> value` pairs of nested metadata. */
+export function flattenMetadata(meta: Metadata, prefix = ''): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  for (const [k, v] of Object.entries(meta)) {
+    const key = prefix ? `${prefix}/${k}` : k
+    if (typeof v === 'string') out.push([key, v])
+    else out.push(...flattenMetadata(v, key))
+  }
+  return out
+}
+
+/**
+ * Merges `input` into `target` (mutating it). Keys may contain `/` to name
+ * nested groups; numbers and booleans are stored as strings, as on the wire.
+ */
+export function mergeMetadata(target: Metadata, input: MetadataInput, where: string, prefix = ''): void {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new SmapError('SMAP_METADATA_INVALID', `metadata for ${where} must be an object like { "Instrument/Manufacturer": "Dent" }, got ${JSON.stringify(input)}`)
+  }
+  for (const [rawKey, value] of Object.entries(input)) {
+    const parts = rawKey.split('/').filter((p) => p !== '')
+    const name = prefix ? `${prefix}/${parts.join('/')}` : parts.join('/')
+    if (parts.length === 0) {
+      throw new SmapError('SMAP_METADATA_INVALID', `metadata for ${where} has an empty key${prefix ? ` under ${prefix}` : ''}`)
+    }
+    let group = target
+    for (const part of parts.slice(0, -1)) {
+      const next = group[part]
+      if (typeof next === 'string') {
+        throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where}: ${part} already holds the value "${next}", so it cannot also be a group`)
+      }
+      group = next ?? (group[part] = {})
+    }
+    const leaf = parts[parts.length - 1] as string
+    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+      if (typeof group[leaf] === 'object') {
+        throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} is a group, so it cannot be set to the value "${String(value)}"`)
+      }
+      group[leaf] = String(value)
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const existing = group[leaf]
+      if (typeof existing === 'string') {
+        throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} already holds the value "${existing}", so it cannot also be a group`)
+      }
+      mergeMetadata(existing ?? (group[leaf] = {}), value, where, name)
+    } else {
+      throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} must be a string, got ${JSON.stringify(value) ?? String(value)}`)
+    }
+  }
+}
+
+/** A deep copy, so callers cannot change a resource's metadata behind its back. */
+export function cloneMetadata(meta: Metadata): Metadata {
+  return structuredClone(meta)
+}

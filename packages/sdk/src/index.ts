@@ -1,0 +1,17 @@
+export {
+  collectionObjectSchema,
+  metadataSchema,
+  propertiesSchema,
+  readingSchema,
+  readingTypeSchema,
+  timeseriesObjectSchema,
+} from './schemas.js'
+export type {
+  CollectionObject,
+  Metadata,
+  Properties,
+  Reading,
+  ReadingType,
+  ReadingValue,
+  TimeseriesObject,
+} from './schemas.js'
