@@ -1,0 +1,190 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ConfigError, dump, load, loadText, SmapInstance } from '@smap/core'
+
+const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
+const ini = (lines: string[]): string => `${lines.join('\n')}\n`
+
+function configError(text: string): ConfigError {
+  try {
+    loadText(text, 'conf.ini')
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return err as ConfigError
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('load', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-config-'))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('dumps the tutorial source exactly as the tutorial lists conf.ini', async () => {
+    const inst = new SmapInstance(ROOT)
+    inst.addTimeseries('/sensor0', 'sensor0', 'V')
+    await dump(inst, join(dir, 'conf.ini'))
+    expect(await readFile(join(dir, 'conf.ini'), 'utf8')).toBe(
+      ini(['[/]', 'type = Collection', `uuid = ${ROOT}`, '', '[/sensor0]', 'type = Timeseries', 'key = sensor0', 'Properties/UnitofMeasure = V']),
+    )
+  })
+
+  it('loads the tutorial config with a collection and its metadata', async () => {
+    const file = join(dir, 'conf.ini')
+    await writeFile(
+      file,
+      ini([
+        '[/]',
+        'type = Collection',
+        `uuid = ${ROOT}`,
+        '',
+        '[/instrument0]',
+        'type = Collection',
+        'Metadata/Instrument/Manufacturer = sMAP Implementer Forum',
+        '    ',
+        '[/instrument0/sensor0]',
+        'type = Timeseries',
+        'key = sensor0',
+        'Properties/UnitofMeasure = V',
+      ]),
+    )
+    const inst = await load(file)
+    expect(inst.root).toBe(ROOT)
+    expect(inst.getCollection('/instrument0')?.toJSON()).toEqual({
+      Contents: ['sensor0'],
+      Metadata: { Instrument: { Manufacturer: 'sMAP Implementer Forum' } },
+    })
+    expect(inst.getTimeseries('/instrument0/sensor0')?.toJSON()).toEqual({
+      uuid: 'b37e5c5f-e9b0-59a6-8275-08729beeff46',
+      Properties: { UnitofMeasure: 'V', ReadingType: 'long', Timezone: 'America/Los_Angeles' },
+      Readings: [],
+    })
+    expect(inst.configFile).toBe(file)
+  })
+
+  it('reads [server], root properties and every timeseries key', () => {
+    const inst = loadText(
+      ini([
+        '# a comment',
+        '[server]',
+        'Port = 9000',
+        'DataDir = ./data',
+        '',
+        '[/]',
+        `uuid = ${ROOT.toUpperCase()}`,
+        'Properties/Timezone = UTC',
+        'Metadata/SourceName = Demo ; inline comment',
+        'Description = My source',
+        '',
+        '[/t]',
+        'uuid = 11111111-2222-4333-8444-555555555555',
+        'Properties/UnitofMeasure: C',
+        'Properties/ReadingType = double',
+        'Properties/Timezone = Europe/Paris',
+        'BufferSize = 5',
+        'Description = first line',
+        '  second line',
+      ]),
+      '/site/conf.ini',
+    )
+    expect(inst.server).toEqual({ port: 9000, dataDir: '/site/data' })
+    expect(inst.root).toBe(ROOT)
+    expect(inst.getCollection('/')?.toJSON()).toEqual({ Contents: ['t'], Description: 'My source', Metadata: { SourceName: 'Demo' } })
+    expect(inst.getTimeseries('/t')?.toJSON()).toEqual({
+      uuid: '11111111-2222-4333-8444-555555555555',
+      Description: 'first line\nsecond line',
+      Properties: { UnitofMeasure: 'C', ReadingType: 'double', Timezone: 'Europe/Paris' },
+      Readings: [],
+    })
+    expect(inst.getTimeseries('/t')?.bufferSize).toBe(5)
+  })
+
+  it('says so when the file cannot be read', async () => {
+    await expect(load(join(dir, 'missing.ini'))).rejects.toThrow(`cannot read config file ${join(dir, 'missing.ini')}: no such file`)
+  })
+
+  describe('errors name file, line, section and key and say what was expected', () => {
+    it('no [/] section', () => {
+      expect(configError(ini(['[/a]', 'Properties/UnitofMeasure = V'])).message).toMatch(/^conf\.ini: no \[\/\] section: every config needs one giving the source its uuid/)
+    })
+
+    it('no uuid in [/]', () => {
+      const err = configError(ini(['', '[/]', 'type = Collection']))
+      expect(err.message).toBe(
+        'conf.ini:2 [/] uuid: missing: the root needs the source\'s uuid, e.g. "uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92" (run `smap uuid` for a new one)',
+      )
+      expect([err.file, err.line, err.section, err.key, err.code]).toEqual(['conf.ini', 2, '/', 'uuid', 'SMAP_CONFIG_NO_UUID'])
+    })
+
+    it('a bad uuid', () => {
+      expect(configError(ini(['[/]', 'uuid = 1234'])).message).toBe(
+        'conf.ini:2 [/] uuid: expected a uuid like 75503ac2-abf0-11e0-b7d6-0026bb56ec92, got "1234" (run `smap uuid` for a new one)',
+      )
+    })
+
+    it('a timeseries without Properties/UnitofMeasure', () => {
+      expect(configError(ini(['[/]', `uuid = ${ROOT}`, '[/s]', 'type = Timeseries', 'key = s'])).message).toBe(
+        'conf.ini:3 [/s] Properties/UnitofMeasure: missing: a Timeseries needs its unit, e.g. "Properties/UnitofMeasure = V"',
+      )
+    })
+
+    it('an unknown type', () => {
+      expect(configError(ini(['[/]', `uuid = ${ROOT}`, '[/s]', 'type = Sensor'])).message).toBe(
+        'conf.ini:4 [/s] type: unknown type "Sensor": expected Collection, Timeseries, or a driver package name',
+      )
+    })
+
+    it('a duplicate key', () => {
+      expect(
+        configError(ini(['[/]', `uuid = ${ROOT}`, '[/a]', 'key = k', 'Properties/UnitofMeasure = V', '[/b]', 'key = k', 'Properties/UnitofMeasure = V'])).message,
+      ).toBe('conf.ini:6 [/b]: timeseries /b: key "k" is already used by /a; keys must be unique in a source')
+    })
+
+    it('a key set twice in one section, and a section given twice', () => {
+      expect(configError(ini(['[/]', `uuid = ${ROOT}`, `uuid = ${ROOT}`])).message).toBe('conf.ini:3 [/] uuid: set twice in this section (first on line 2); keep one')
+      expect(configError(ini(['[/]', `uuid = ${ROOT}`, '[/]'])).message).toBe('conf.ini:3 [/]: section [/] appears twice (first on line 1); merge them into one')
+    })
+
+    it('a line that is not a section or a key', () => {
+      expect(configError(ini(['[/]', `uuid = ${ROOT}`, 'just words'])).message).toBe(
+        'conf.ini:3 [/]: cannot read "just words": expected a [section] header or a "key = value" line',
+      )
+      expect(configError(ini(['uuid = x'])).message).toBe('conf.ini:1 uuid: "uuid" comes before any [section]; put it under a section such as [/]')
+    })
+
+    it('unknown keys and wrong values', () => {
+      const root = ['[/]', `uuid = ${ROOT}`]
+      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Unit = V'])).message).toMatch(
+        /^conf\.ini:5 \[\/s\] Unit: unknown key for a Timeseries: expected type, key, uuid/,
+      )
+      expect(configError(ini([...root, '[/c]', 'type = Collection', 'key = c'])).message).toBe(
+        'conf.ini:5 [/c] key: unknown key for a Collection: expected type, Description or Metadata/...',
+      )
+      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Properties/ReadingType = int'])).message).toBe(
+        'conf.ini:5 [/s] Properties/ReadingType: expected long, double or string, got "int"',
+      )
+      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'BufferSize = many'])).message).toBe(
+        'conf.ini:5 [/s] BufferSize: expected a whole number from 1 to 100000, got "many"',
+      )
+      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Properties/Timezone = Pacific'])).message).toBe(
+        'conf.ini:5 [/s] Properties/Timezone: unknown time zone "Pacific": use an IANA name such as America/Los_Angeles or UTC',
+      )
+      expect(configError(ini(['[server]', 'Port = http', ...root])).message).toBe('conf.ini:2 [server] Port: expected a port number from 0 to 65535, got "http"')
+      expect(configError(ini(['[server]', 'Threads = 4', ...root])).message).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected Port, Host or DataDir')
+      expect(configError(ini([...root, '[/a b]', 'Properties/UnitofMeasure = V'])).message).toMatch(/^conf\.ini:3 \[\/a b\]: invalid path "\/a b"/)
+    })
+
+    it('sections this version cannot run yet are errors, not silently skipped', () => {
+      const root = ['[/]', `uuid = ${ROOT}`]
+      expect(configError(ini([...root, '[weird]'])).message).toBe(
+        'conf.ini:3 [weird]: unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
+      )
+    })
+  })
+})

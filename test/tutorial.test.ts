@@ -1,0 +1,122 @@
+// The tutorial's first two sections, step by step, with TypeScript names.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { dump, load, periodic, serve, SmapInstance, type PeriodicJob, type SmapServer } from '@smap/core'
+import { start, type Running } from './_process.js'
+
+const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
+
+describe('tutorial: Your First sMAP Source', () => {
+  let server: SmapServer | undefined
+  let job: PeriodicJob | undefined
+  afterEach(async () => {
+    await job?.stop()
+    await server?.close()
+  })
+
+  it('creates an instance, adds sensor0, counts once a second and serves it', async () => {
+    const inst = new SmapInstance(ROOT)
+    const myTimeseries = inst.addTimeseries('/sensor0', 'sensor0', 'V')
+    expect(inst.getTimeseries('/sensor0')).toBe(myTimeseries)
+
+    let counter = 1
+    job = periodic(() => inst.add('/sensor0', counter++), 1)
+    server = await serve(inst, { port: 0 })
+
+    const first = (await (await fetch(`${server.url}/data/sensor0`)).json()) as { Readings: Array<[number, number]> }
+    expect(first.Readings).toEqual([[expect.any(Number), 1]])
+    await new Promise((r) => setTimeout(r, 1100))
+    const later = (await (await fetch(`${server.url}/data/sensor0`)).json()) as { Readings: Array<[number, number]> }
+    expect(later.Readings[0]?.[1]).toBeGreaterThanOrEqual(2)
+    expect(later.Readings[0]?.[0]).toBeGreaterThan(first.Readings[0]?.[0] as number)
+  })
+})
+
+describe('tutorial: sMAP Sources From Config Files', () => {
+  let dir: string
+  let server: SmapServer | undefined
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-tutorial-'))
+  })
+  afterEach(async () => {
+    await server?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('dumps, edits the config into a collection with metadata, loads and serves it', async () => {
+    const inst = new SmapInstance(ROOT)
+    inst.addTimeseries('/sensor0', 'sensor0', 'V')
+    const conf = join(dir, 'conf.ini')
+    await dump(inst, conf)
+    expect(await readFile(conf, 'utf8')).toBe(`[/]
+type = Collection
+uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92
+
+[/sensor0]
+type = Timeseries
+key = sensor0
+Properties/UnitofMeasure = V
+`)
+
+    // the tutorial's edited file, verbatim (with its indentation and trailing spaces)
+    await writeFile(
+      conf,
+      `    [/]
+    type = Collection
+    uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92
+
+    [/instrument0]
+    type = Collection
+    Metadata/Instrument/Manufacturer = sMAP Implementer Forum
+    
+    [/instrument0/sensor0]
+    type = Timeseries
+    key = sensor0
+    Properties/UnitofMeasure = V
+`.replace(/^ {4}/gm, ''),
+    )
+    const loaded = await load(conf)
+    server = await serve(loaded, { port: 0 })
+    const res = await fetch(`${server.url}/data/instrument0/sensor0`)
+    expect(res.headers.get('content-type')).toBe('application/json')
+    expect(await res.json()).toEqual({
+      Properties: { ReadingType: 'long', Timezone: 'America/Los_Angeles', UnitofMeasure: 'V' },
+      Readings: [],
+      // the key-derived uuid (DESIGN.md §4), where the tutorial's sample shows a path-derived one
+      uuid: 'b37e5c5f-e9b0-59a6-8275-08729beeff46',
+    })
+    expect(await (await fetch(`${server.url}/data/instrument0`)).json()).toEqual({
+      Contents: ['sensor0'],
+      Metadata: { Instrument: { Manufacturer: 'sMAP Implementer Forum' } },
+    })
+  })
+})
+
+describe('examples/first-source', () => {
+  let running: Running | undefined
+  afterEach(() => {
+    running?.child.kill('SIGKILL')
+  })
+
+  it('runs the tutorial program and counts on /sensor0', async () => {
+    const tsx = join(createRequire(import.meta.url).resolve('tsx/package.json'), '../dist/cli.mjs')
+    const example = fileURLToPath(new URL('../examples/first-source/src/first-source.ts', import.meta.url))
+    running = start(tsx, [example], { env: { PORT: '0' } })
+    const [, url] = await running.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)\/data/)
+    const body = (await (await fetch(`${url}/data/sensor0`)).json()) as { uuid: string; Readings: Array<[number, number]> }
+    expect(body.uuid).toBe('b37e5c5f-e9b0-59a6-8275-08729beeff46')
+    expect(body.Readings[0]?.[1]).toBeGreaterThanOrEqual(1)
+    running.child.kill('SIGINT')
+    expect(await running.exited).toBe(0)
+  })
+
+  it('ships the tutorial config, which smap run serves', async () => {
+    const conf = fileURLToPath(new URL('../examples/first-source/conf.ini', import.meta.url))
+    const inst = await load(conf)
+    expect(inst.getTimeseries('/instrument0/sensor0')?.uuid).toBe('b37e5c5f-e9b0-59a6-8275-08729beeff46')
+  })
+})
