@@ -1,4 +1,4 @@
-import { ConfigError, SmapError } from './errors.js'
+import { ConfigError, SmapError } from '@smap/sdk'
 
 // A reader for the INI dialect of Python's ConfigParser, which the original
 // sMAP loader used, keeping the line of every section and key so that each

@@ -1,5 +1,5 @@
 import type { CollectionObject, Metadata } from '@smap/sdk'
-import { cloneMetadata } from './metadata.js'
+import { cloneMetadata } from '@smap/sdk'
 
 /** A node of the tree that holds other resources; made by `SmapInstance.addCollection`. */
 export class Collection {

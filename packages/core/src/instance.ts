@@ -1,10 +1,10 @@
 import type { ReadingValue } from '@smap/sdk'
 import { Collection } from './collection.js'
-import { SmapError } from './errors.js'
-import { parseUuid, uuid5 } from './identity.js'
+import { SmapError } from '@smap/sdk'
+import { parseUuid, uuid5 } from '@smap/sdk'
 import { createConsoleLogger, type Logger } from './logger.js'
-import { mergeMetadata, type MetadataInput } from './metadata.js'
-import { baseName, normalizePath, parentPath } from './_path.js'
+import { mergeMetadata, type MetadataInput } from '@smap/sdk'
+import { baseName, normalizePath, parentPath } from '@smap/sdk'
 import { checkTimezone, Timeseries, type ReadingListener, type TimeseriesOptions } from './timeseries.js'
 
 /** A resource of the tree. */

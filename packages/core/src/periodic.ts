@@ -1,4 +1,4 @@
-import { SmapError } from './errors.js'
+import { SmapError } from '@smap/sdk'
 import { createConsoleLogger, type Logger } from './logger.js'
 
 /** A running periodic job. */

@@ -5,9 +5,9 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { SmapError } from './errors.js'
+import { SmapError } from '@smap/sdk'
 import type { SmapInstance } from './instance.js'
-import { relativePath } from './_path.js'
+import { relativePath } from '@smap/sdk'
 
 /** Options of `serve`. */
 export interface ServeOptions {

@@ -1,6 +1,5 @@
+import { checkReading, cloneMetadata, fitsReadingType, SmapError } from '@smap/sdk'
 import type { Metadata, Reading, ReadingType, ReadingValue, TimeseriesObject } from '@smap/sdk'
-import { SmapError } from './errors.js'
-import { cloneMetadata } from './metadata.js'
 
 /** Options of a new timeseries; only `unit` is required. */
 export interface TimeseriesOptions {
@@ -108,12 +107,8 @@ export class Timeseries {
 
   /** Adds one reading at `time` (Unix ms); the hot path behind every `add`. */
   addAt(time: number, value: ReadingValue): void {
-    const rt = this.readingType
-    if (rt === 'long' ? !Number.isSafeInteger(value) : rt === 'double' ? typeof value !== 'number' || !Number.isFinite(value) : typeof value !== 'string') {
-      throw new SmapError('SMAP_READING_INVALID', `cannot add ${describe(value)} to ${this.path}: its ReadingType is ${rt} (${EXPECTED[rt]})`)
-    }
-    if (typeof time !== 'number' || !Number.isFinite(time) || time < 0) {
-      throw new SmapError('SMAP_READING_INVALID', `cannot add a reading to ${this.path} at time ${describe(time)}: a time is Unix milliseconds, a number >= 0`)
+    if (!fitsReadingType(this.readingType, value) || typeof time !== 'number' || !(time >= 0) || time === Infinity) {
+      checkReading(this.path, this.readingType, time, value)
     }
     const i = this.#next
     this.#times[i] = time
@@ -154,19 +149,6 @@ export class Timeseries {
     if (Object.keys(this._metadata).length > 0) out.Metadata = cloneMetadata(this._metadata)
     return out
   }
-}
-
-const EXPECTED: Record<ReadingType, string> = {
-  long: 'a whole number',
-  double: 'a finite number',
-  string: 'a string',
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`
-  if (typeof value === 'number') return String(value)
-  if (value === undefined) return 'undefined'
-  return `${typeof value} ${JSON.stringify(value) ?? String(value)}`
 }
 
 /** The zone name if the runtime knows it; else a clear error naming `where`. */

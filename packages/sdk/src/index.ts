@@ -1,3 +1,8 @@
+export { ConfigError, SmapError, formatLocation } from './errors.js'
+export { isUuid, parseUuid, uuid5 } from './identity.js'
+export { cloneMetadata, flattenMetadata, mergeMetadata } from './metadata.js'
+export { baseName, isWithin, normalizePath, parentPath, relativePath, splitPath } from './path.js'
+export { checkReading, fitsReadingType } from './reading.js'
 export {
   collectionObjectSchema,
   metadataSchema,
@@ -6,6 +11,8 @@ export {
   readingTypeSchema,
   timeseriesObjectSchema,
 } from './schemas.js'
+export type { ConfigLocation } from './errors.js'
+export type { MetadataInput } from './metadata.js'
 export type {
   CollectionObject,
   Metadata,
