@@ -23,7 +23,8 @@ export interface IniSection {
 }
 
 const HEADER = /^\[(.+)\]\s*(?:[;#].*)?$/
-const OPTION = /^([^:=\s][^:=]*?)\s*[:=]\s*(.*)$/
+// `s`: a value may hold U+2028, U+2029 or a lone CR, which `.` would not match
+const OPTION = /^([^:=\s][^:=]*?)\s*[:=]\s*(.*)$/s
 
 /** Sections of an INI text in file order; throws a ConfigError naming file and line. */
 export function parseIni(text: string, file: string): IniSection[] {
@@ -99,10 +100,11 @@ export function writeIni(sections: Array<{ name: string; entries: Array<[string,
       if (!option || option[1] !== key || key.startsWith('#') || key.startsWith(';') || key.startsWith('[')) {
         throw new SmapError('SMAP_DUMP_UNREPRESENTABLE', `cannot write [${name}] ${key}: a config key cannot start with # ; [ or contain : = or surrounding spaces`)
       }
-      if (valueLines.some((l) => l.trim() === '' && valueLines.length > 1) || valueLines.some((l) => stripComment(l) !== l)) {
+      const continuationIsComment = valueLines.slice(1).some((l) => l.startsWith('#') || l.startsWith(';'))
+      if (valueLines.some((l) => l.trim() === '' && valueLines.length > 1) || valueLines.some((l) => stripComment(l) !== l) || continuationIsComment) {
         throw new SmapError(
           'SMAP_DUMP_UNREPRESENTABLE',
-          `cannot write [${name}] ${key} = ${JSON.stringify(value)}: a config value cannot have surrounding spaces, blank lines, or ";" after a space`,
+          `cannot write [${name}] ${key} = ${JSON.stringify(value)}: a config value cannot have surrounding spaces, blank lines, lines starting with # or ;, or ";" after a space`,
         )
       }
       lines.push(`${key} = ${valueLines.join('\n    ')}`)

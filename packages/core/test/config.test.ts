@@ -180,6 +180,13 @@ describe('load', () => {
       expect(configError(ini([...root, '[/a b]', 'Properties/UnitofMeasure = V'])).message).toMatch(/^conf\.ini:3 \[\/a b\]: invalid path "\/a b"/)
     })
 
+    it('metadata names that would reach Object.prototype', () => {
+      expect(configError(ini(['[/]', `uuid = ${ROOT}`, 'Metadata/__proto__/polluted = yes'])).message).toBe(
+        'conf.ini:3 [/] Metadata/__proto__/polluted: metadata __proto__/polluted for /: "__proto__" cannot be a metadata name',
+      )
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    })
+
     it('sections this version cannot run yet are errors, not silently skipped', () => {
       const root = ['[/]', `uuid = ${ROOT}`]
       expect(configError(ini([...root, '[weird]'])).message).toBe(

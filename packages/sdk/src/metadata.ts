@@ -1,6 +1,9 @@
 import type { Metadata } from '@smap/sdk'
 import { SmapError } from './errors.js'
 
+// names that would reach Object.prototype instead of the metadata itself
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype'])
+
 /** What `setMetadata` accepts: flat `'Instrument/Model'` keys, nested objects, or both. */
 export type MetadataInput = { [key: string]: string | number | boolean | MetadataInput }
 
@@ -29,6 +32,10 @@ export function mergeMetadata(target: Metadata, input: MetadataInput, where: str
     if (parts.length === 0) {
       throw new SmapError('SMAP_METADATA_INVALID', `metadata for ${where} has an empty key${prefix ? ` under ${prefix}` : ''}`)
     }
+    const reserved = parts.find((p) => RESERVED.has(p))
+    if (reserved !== undefined) {
+      throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where}: "${reserved}" cannot be a metadata name`)
+    }
     let group = target
     for (const part of parts.slice(0, -1)) {
       const next = group[part]
@@ -48,6 +55,7 @@ export function mergeMetadata(target: Metadata, input: MetadataInput, where: str
       if (typeof existing === 'string') {
         throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} already holds the value "${existing}", so it cannot also be a group`)
       }
+      if (Object.keys(value).length === 0) continue // an empty group carries nothing
       mergeMetadata(existing ?? (group[leaf] = {}), value, where, name)
     } else {
       throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} must be a string, got ${JSON.stringify(value) ?? String(value)}`)
