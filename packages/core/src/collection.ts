@@ -1,5 +1,6 @@
 import type { CollectionObject, Metadata } from '@smap/sdk'
 import { cloneMetadata } from '@smap/sdk'
+import type { ResourceOwner } from './driver-host.js'
 
 /** A node of the tree that holds other resources; made by `SmapInstance.addCollection`. */
 export class Collection {
@@ -12,6 +13,8 @@ export class Collection {
   readonly _contents: string[] = []
   /** @internal made only as the parent of something else, not asked for by name. */
   _implicit: boolean
+  /** @internal the driver that made this collection, or that is attached here. */
+  _owner: ResourceOwner | undefined
 
   /** @internal use `SmapInstance.addCollection`. */
   constructor(path: string, implicit: boolean, description?: string) {

@@ -1,17 +1,24 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, relative, resolve } from 'node:path'
 import type { Metadata, ReadingType } from '@smap/sdk'
-import { ConfigError, SmapError, type ConfigLocation } from '@smap/sdk'
+import { ConfigError, ConfigErrors, mergeMetadata, parseDriverOptions, SmapError, type ConfigLocation } from '@smap/sdk'
 import { isUuid } from '@smap/sdk'
 import { SmapInstance, DEFAULT_TIMEZONE, type ServerSettings } from './instance.js'
 import type { Logger } from './logger.js'
 import { flattenMetadata } from '@smap/sdk'
 import { parseIni, writeIni, type IniEntry, type IniSection } from './_ini.js'
+import { isDriverReference, resolveDriver, type ResolvedDriver } from './driver-resolve.js'
+import type { DriverSource } from './driver-host.js'
 import { DEFAULT_BUFFER_SIZE } from './timeseries.js'
 
 /** Options of `load`. */
 export interface LoadOptions {
   logger?: Logger
+  /**
+   * Collect every problem here and go on, instead of throwing the first
+   * (what `smap validate` does). Sections with a problem are left out.
+   */
+  errors?: ConfigError[]
 }
 
 const READING_TYPES: readonly ReadingType[] = ['long', 'double', 'string']
@@ -32,8 +39,16 @@ export async function load(file: string, options: LoadOptions = {}): Promise<Sma
   return loadText(text, file, options)
 }
 
-/** Like `load`, from the text of a config; `file` names it in errors and anchors relative paths. */
-export function loadText(text: string, file: string, options: LoadOptions = {}): SmapInstance {
+/**
+ * Like `load`, from the text of a config; `file` names it in errors and
+ * anchors relative paths (DataDir, driver modules and packages).
+ */
+export async function loadText(text: string, file: string, options: LoadOptions = {}): Promise<SmapInstance> {
+  const report = (err: unknown): void => {
+    if (options.errors && err instanceof ConfigError) options.errors.push(err)
+    else if (options.errors && err instanceof ConfigErrors) options.errors.push(...err.errors)
+    else throw err
+  }
   const sections = parseIni(text, file)
   const rootSection = sections.find((s) => s.name === '/')
   if (!rootSection) {
@@ -48,22 +63,89 @@ export function loadText(text: string, file: string, options: LoadOptions = {}):
   const inst = new SmapInstance(root.uuid, { timezone: root.timezone, logger: options.logger, server, configFile: resolve(file) })
   applyCommon(inst, '/', rootSection, root.common, file)
 
+  const drivers: IniSection[] = []
   for (const section of sections) {
     if (section.name === '/' || section.name === 'server') continue
     const where = { file, line: section.line, section: section.name }
-    if (section.name.startsWith('report')) {
-      throw new ConfigError('SMAP_CONFIG_UNSUPPORTED', where, 'report sections are not supported by this version of @smap/core')
+    try {
+      if (section.name.startsWith('report')) {
+        throw new ConfigError('SMAP_CONFIG_UNSUPPORTED', where, 'report sections are not supported by this version of @smap/core')
+      }
+      if (!section.name.startsWith('/')) {
+        throw new ConfigError(
+          'SMAP_CONFIG_UNKNOWN_SECTION',
+          where,
+          'unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
+        )
+      }
+      const type = section.entries.find((e) => e.key.toLowerCase() === 'type')?.value
+      if (type !== undefined && isDriverReference(type)) drivers.push(section)
+      else readResource(inst, section, file)
+    } catch (err) {
+      report(err)
     }
-    if (!section.name.startsWith('/')) {
-      throw new ConfigError(
-        'SMAP_CONFIG_UNKNOWN_SECTION',
-        where,
-        'unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
-      )
+  }
+  // drivers last, so the tree they attach to is complete; their setup runs at start()
+  for (const section of drivers) {
+    try {
+      await readDriver(inst, section, file)
+    } catch (err) {
+      report(err)
     }
-    readResource(inst, section, file)
   }
   return inst
+}
+
+async function readDriver(inst: SmapInstance, section: IniSection, file: string): Promise<void> {
+  const sectionWhere = { file, line: section.line, section: section.name }
+  const typeEntry = section.entries.find((e) => e.key.toLowerCase() === 'type') as IniEntry
+  let resolved: ResolvedDriver
+  try {
+    resolved = await resolveDriver(typeEntry.value, dirname(resolve(file)))
+  } catch (err) {
+    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', { ...sectionWhere, line: typeEntry.line, key: typeEntry.key }, (err as Error).message, { cause: err })
+  }
+  const common: CommonKeys = { metadata: [] }
+  const source: DriverSource = { ref: typeEntry.value, rawOptions: {}, metadata: {} }
+  const lines = new Map<string, number>()
+  for (const e of section.entries) {
+    const where = { ...sectionWhere, line: e.line, key: e.key }
+    const lower = e.key.toLowerCase()
+    if (lower === 'type' || readCommon(e, common)) continue
+    if (lower === 'key') {
+      if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a key that names the driver instance durably')
+      source.key = e.value
+    } else if (lower === 'uuid') source.uuid = readUuid(e, where)
+    else {
+      source.rawOptions[e.key] = e.value
+      lines.set(e.key, e.line)
+    }
+  }
+  if (source.key !== undefined && source.uuid !== undefined) {
+    throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, key: 'uuid' }, 'give key or uuid, not both: the uuid is derived from the key')
+  }
+  const parsed = parseDriverOptions(resolved.definition, source.rawOptions)
+  if (!parsed.ok) {
+    const [first, ...rest] = parsed.problems.map(
+      (p) =>
+        new ConfigError('SMAP_CONFIG_DRIVER_OPTION', { ...sectionWhere, line: p.key === undefined ? section.line : (lines.get(p.key) ?? section.line), key: p.key }, p.message),
+    )
+    if (rest.length === 0) throw first
+    throw new ConfigErrors([first as ConfigError, ...rest])
+  }
+  for (const e of common.metadata) {
+    try {
+      mergeMetadata(source.metadata, { [e.key.slice('metadata/'.length)]: e.value }, section.name)
+    } catch (err) {
+      throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, line: e.line, key: e.key }, (err as Error).message, { cause: err })
+    }
+  }
+  if (common.description) source.description = common.description.value
+  try {
+    inst.addDriver(section.name, resolved.definition, source.rawOptions, source)
+  } catch (err) {
+    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', sectionWhere, (err as Error).message, { cause: err })
+  }
 }
 
 interface CommonKeys {
@@ -157,9 +239,6 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
   const kind = type.toLowerCase()
   if (kind !== 'collection' && kind !== 'timeseries') {
     const where = { ...sectionWhere, line: typeEntry?.line, key: typeEntry?.key }
-    if (/^[@.a-z0-9_/-]+(#\w+)?$/i.test(type) && /[./@]/.test(type)) {
-      throw new ConfigError('SMAP_CONFIG_UNSUPPORTED', where, `"${type}" names a driver, and drivers are not supported by this version of @smap/core`)
-    }
     throw new ConfigError('SMAP_CONFIG_INVALID', where, `unknown type "${type}": expected Collection, Timeseries, or a driver package name`)
   }
   const common: CommonKeys = { metadata: [] }
@@ -257,6 +336,23 @@ export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
   if (server.length > 0) sections.push({ name: 'server', entries: server })
 
   for (const r of inst.resources()) {
+    const driver = inst.drivers.get(r.path)
+    if (driver) {
+      // a driver's section as written; what it builds comes back when it runs
+      if (driver.source.ref === undefined) {
+        throw new SmapError('SMAP_DUMP_UNREPRESENTABLE', `cannot write the driver at ${r.path}: it was added in code without a package reference (pass { ref: 'package-name' } to addDriver)`)
+      }
+      const entries: Array<[string, string]> = [['type', driver.source.ref]]
+      if (driver.source.key !== undefined) entries.push(['key', driver.source.key])
+      if (driver.source.uuid !== undefined) entries.push(['uuid', driver.source.uuid])
+      entries.push(...Object.entries(driver.source.rawOptions))
+      if (driver.source.description !== undefined) entries.push(['Description', driver.source.description])
+      entries.push(...metadataEntries(driver.source.metadata))
+      if (r.path === '/') throw new SmapError('SMAP_DUMP_UNREPRESENTABLE', 'cannot write a driver attached at the root: a config attaches drivers at a path below [/]')
+      sections.push({ name: r.path, entries })
+      continue
+    }
+    if (r._owner !== undefined) continue
     const entries: Array<[string, string]> = [['type', r.type]]
     if (r.path === '/') {
       entries.push(['uuid', inst.root])

@@ -1,10 +1,21 @@
-import type { ReadingValue } from '@smap/sdk'
+import {
+  baseName,
+  isWithin,
+  mergeMetadata,
+  normalizePath,
+  parentPath,
+  parseDriverDefinition,
+  parseDriverOptions,
+  parseUuid,
+  SmapError,
+  uuid5,
+  type DriverDefinition,
+  type MetadataInput,
+  type ReadingValue,
+} from '@smap/sdk'
 import { Collection } from './collection.js'
-import { SmapError } from '@smap/sdk'
-import { parseUuid, uuid5 } from '@smap/sdk'
+import { DriverInstance, type DriverSource, type DriverStatus, type SupervisionOptions } from './driver-host.js'
 import { createConsoleLogger, type Logger } from './logger.js'
-import { mergeMetadata, type MetadataInput } from '@smap/sdk'
-import { baseName, normalizePath, parentPath } from '@smap/sdk'
 import { checkTimezone, Timeseries, type ReadingListener, type TimeseriesOptions } from './timeseries.js'
 
 /** A resource of the tree. */
@@ -54,6 +65,8 @@ export class SmapInstance {
   #timezone: string
   readonly #resources = new Map<string, Resource>()
   readonly #byUuid = new Map<string, Timeseries>()
+  readonly #drivers = new Map<string, DriverInstance>()
+  #started = false
 
   constructor(root: string, options: SmapInstanceOptions = {}) {
     this.root = parseUuid(String(root), 'the root uuid')
@@ -103,7 +116,7 @@ export class SmapInstance {
       throw new SmapError('SMAP_KEY_INVALID', `timeseries ${p}: give a key or a uuid, not both`)
     }
     const explicitUuid = opts.uuid !== undefined
-    const id = explicitUuid ? parseUuid(opts.uuid as string, `the uuid of ${p}`) : this.uuid(opts.key ?? p)
+    const id = explicitUuid ? parseUuid(opts.uuid as string, `the uuid of ${p}`) : uuid5(opts.namespace ?? this.root, opts.key ?? p)
     const clash = this.#byUuid.get(id)
     if (clash) {
       throw new SmapError(
@@ -201,6 +214,59 @@ export class SmapInstance {
   /** Every timeseries at or below `path`. */
   *timeseries(path = '/'): Generator<Timeseries> {
     for (const r of this.resources(path)) if (r.type === 'Timeseries') yield r
+  }
+
+  /** Drivers attached to this instance, by path. */
+  get drivers(): ReadonlyMap<string, DriverInstance> {
+    return this.#drivers
+  }
+
+  /**
+   * Attaches a driver at `path` (a collection made for it). Options are
+   * validated against the driver's schema now; it is set up and started by
+   * `start()` (which `serve` calls).
+   * @example inst.addDriver('/instrument0', myDriver, { Rate: 5 })
+   */
+  addDriver(path: string, definition: DriverDefinition, options: Record<string, unknown> = {}, source: Partial<DriverSource> & SupervisionOptions = {}): DriverInstance {
+    const def = parseDriverDefinition(definition, `the driver for ${String(path)}`)
+    const p = normalizePath(path)
+    if (this.#drivers.has(p)) throw new SmapError('SMAP_PATH_EXISTS', `a driver is already attached at ${p}`)
+    for (const other of this.#drivers.keys()) {
+      if (isWithin(other, p) || isWithin(p, other)) throw new SmapError('SMAP_PATH_EXISTS', `cannot attach a driver at ${p}: the driver at ${other} owns that part of the tree`)
+    }
+    const parsed = parseDriverOptions(def, options)
+    if (!parsed.ok) {
+      throw new SmapError('SMAP_DRIVER_OPTIONS', `invalid options for driver ${def.name} at ${p}: ${parsed.problems.map((x) => (x.key ? `${x.key}: ${x.message}` : x.message)).join('; ')}`)
+    }
+    const coll = p === '/' ? (this.#resources.get('/') as Collection) : this.addCollection(p, { description: source.description })
+    const rawOptions = source.rawOptions ?? Object.fromEntries(Object.entries(options).map(([k, v]) => [k, String(v)]))
+    const driver = new DriverInstance(this, p, def, parsed.options, { ...source, rawOptions, metadata: source.metadata ?? {} }, source)
+    coll._owner = driver
+    this.#drivers.set(p, driver)
+    if (this.#started) void driver.setup().then((ok) => (ok ? driver.start() : undefined))
+    return driver
+  }
+
+  /** Sets up every driver, then starts them all; failures are logged and retried, never thrown. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    const drivers = [...this.#drivers.values()]
+    const ready = await Promise.all(drivers.map((d) => d.setup()))
+    await Promise.all(drivers.filter((_, i) => ready[i]).map((d) => d.start()))
+  }
+
+  /** Stops every driver (each within its deadline). */
+  async stop(): Promise<void> {
+    this.#started = false
+    await Promise.all([...this.#drivers.values()].map((d) => d.stop()))
+  }
+
+  /** What `GET /status` shows. */
+  status(): { root: string; drivers: Record<string, DriverStatus> } {
+    const drivers: Record<string, DriverStatus> = {}
+    for (const [p, d] of this.#drivers) drivers[p] = d.status()
+    return { root: this.root, drivers }
   }
 
   #require(path: string): Resource {

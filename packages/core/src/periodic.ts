@@ -17,6 +17,8 @@ export interface PeriodicOptions {
   name?: string
   /** Wait this many seconds before the first run instead of running now. */
   delay?: number
+  /** Called with a run's error instead of logging it. */
+  onError?: (error: unknown) => void
 }
 
 /**
@@ -56,7 +58,8 @@ export function periodic(fn: () => unknown, seconds: number, options: PeriodicOp
     try {
       await fn()
     } catch (err) {
-      logger.error(`${label} failed; it will run again in ${seconds} s`, err)
+      if (options.onError) options.onError(err)
+      else logger.error(`${label} failed; it will run again in ${seconds} s`, err)
     }
   }
 

@@ -49,6 +49,7 @@ export function createApp(inst: SmapInstance): Hono {
   )
 
   app.get('/', (c) => c.json({ Contents: ['data'] }))
+  app.get('/status', (c) => c.json(inst.status()))
 
   const getData = (c: Context): Response => {
     let path = c.req.path.slice('/data'.length) || '/'
@@ -82,7 +83,7 @@ function methodNotAllowed(c: Context): Response {
 }
 
 /**
- * Serves an instance over HTTP.
+ * Serves an instance over HTTP and starts its drivers; `close()` stops both.
  * @example const server = await serve(inst, { port: 8080 }); console.log(server.url)
  */
 export async function serve(inst: SmapInstance, options: ServeOptions = {}): Promise<SmapServer> {
@@ -106,15 +107,19 @@ export async function serve(inst: SmapInstance, options: ServeOptions = {}): Pro
       else reject(err)
     })
   })
+  // drivers begin producing once the source answers
+  await inst.start()
   const actual = (server.address() as AddressInfo).port
   const shownHost = host.includes(':') ? `[${host}]` : host
   return {
     port: actual,
     url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${actual}`,
-    close: () =>
-      new Promise<void>((resolveClose) => {
+    close: async () => {
+      await inst.stop()
+      await new Promise<void>((resolveClose) => {
         server.close(() => resolveClose())
         server.closeAllConnections()
-      }),
+      })
+    },
   }
 }

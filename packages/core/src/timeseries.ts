@@ -1,5 +1,6 @@
 import { checkReading, cloneMetadata, fitsReadingType, SmapError } from '@smap/sdk'
 import type { Metadata, Reading, ReadingType, ReadingValue, TimeseriesObject } from '@smap/sdk'
+import type { ResourceOwner } from './driver-host.js'
 
 /** Options of a new timeseries; only `unit` is required. */
 export interface TimeseriesOptions {
@@ -16,6 +17,8 @@ export interface TimeseriesOptions {
   description?: string
   /** How many latest readings a GET shows (default 1). */
   bufferSize?: number
+  /** The uuid namespace of the key: default the root uuid (a driver's streams use the driver's). */
+  namespace?: string
 }
 
 export const DEFAULT_BUFFER_SIZE = 1
@@ -39,6 +42,8 @@ export class Timeseries {
   readonly key: string | undefined
   /** Whether the uuid was given rather than derived. */
   readonly explicitUuid: boolean
+  /** @internal the driver that made this stream, if any. */
+  _owner: ResourceOwner | undefined
   readonly unit: string
   readonly readingType: ReadingType
   readonly bufferSize: number
@@ -115,6 +120,8 @@ export class Timeseries {
     this.#values[i] = value
     this.#next = i + 1 === this.bufferSize ? 0 : i + 1
     if (this.#count < this.bufferSize) this.#count++
+    const owner = this._owner
+    if (owner !== undefined) owner.lastReadingTime = Date.now()
     const listeners = this.#owner.readingListeners
     for (let k = 0; k < listeners.length; k++) (listeners[k] as ReadingListener)(this, time, value)
   }

@@ -205,12 +205,12 @@ function thrownBy(fn: () => unknown): Error & { code?: string } {
 }
 
 describe('dumpText and loadText', () => {
-  it('read back a dumped tree with the same resources, metadata, properties and uuids', () => {
-    fc.assert(
-      fc.property(treeSpec, (spec) => {
+  it('read back a dumped tree with the same resources, metadata, properties and uuids', async () => {
+    await fc.assert(
+      fc.asyncProperty(treeSpec, async (spec) => {
         const before = build(spec)
         const text = dumpText(before)
-        const after = loadText(text, 'conf.ini', { logger: silent })
+        const after = await loadText(text, 'conf.ini', { logger: silent })
 
         expect(describeTree(after)).toStrictEqual(describeTree(before))
         for (const ts of before.timeseries()) expect(after.lookup(ts.uuid)?.path).toBe(ts.path)

@@ -7,14 +7,18 @@ import { ConfigError, dump, load, loadText, SmapInstance } from '@smap/core'
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const ini = (lines: string[]): string => `${lines.join('\n')}\n`
 
-function configError(text: string): ConfigError {
+async function configError(text: string): Promise<ConfigError> {
   try {
-    loadText(text, 'conf.ini')
+    await loadText(text, 'conf.ini')
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError)
     return err as ConfigError
   }
   throw new Error('expected a ConfigError')
+}
+
+async function errorMessage(text: string): Promise<string> {
+  return (await configError(text)).message
 }
 
 describe('load', () => {
@@ -68,8 +72,8 @@ describe('load', () => {
     expect(inst.configFile).toBe(file)
   })
 
-  it('reads [server], root properties and every timeseries key', () => {
-    const inst = loadText(
+  it('reads [server], root properties and every timeseries key', async () => {
+    const inst = await loadText(
       ini([
         '# a comment',
         '[server]',
@@ -110,86 +114,86 @@ describe('load', () => {
   })
 
   describe('errors name file, line, section and key and say what was expected', () => {
-    it('no [/] section', () => {
-      expect(configError(ini(['[/a]', 'Properties/UnitofMeasure = V'])).message).toMatch(/^conf\.ini: no \[\/\] section: every config needs one giving the source its uuid/)
+    it('no [/] section', async () => {
+      expect(await errorMessage(ini(['[/a]', 'Properties/UnitofMeasure = V']))).toMatch(/^conf\.ini: no \[\/\] section: every config needs one giving the source its uuid/)
     })
 
-    it('no uuid in [/]', () => {
-      const err = configError(ini(['', '[/]', 'type = Collection']))
+    it('no uuid in [/]', async () => {
+      const err = await configError(ini(['', '[/]', 'type = Collection']))
       expect(err.message).toBe(
         'conf.ini:2 [/] uuid: missing: the root needs the source\'s uuid, e.g. "uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92" (run `smap uuid` for a new one)',
       )
       expect([err.file, err.line, err.section, err.key, err.code]).toEqual(['conf.ini', 2, '/', 'uuid', 'SMAP_CONFIG_NO_UUID'])
     })
 
-    it('a bad uuid', () => {
-      expect(configError(ini(['[/]', 'uuid = 1234'])).message).toBe(
+    it('a bad uuid', async () => {
+      expect(await errorMessage(ini(['[/]', 'uuid = 1234']))).toBe(
         'conf.ini:2 [/] uuid: expected a uuid like 75503ac2-abf0-11e0-b7d6-0026bb56ec92, got "1234" (run `smap uuid` for a new one)',
       )
     })
 
-    it('a timeseries without Properties/UnitofMeasure', () => {
-      expect(configError(ini(['[/]', `uuid = ${ROOT}`, '[/s]', 'type = Timeseries', 'key = s'])).message).toBe(
+    it('a timeseries without Properties/UnitofMeasure', async () => {
+      expect(await errorMessage(ini(['[/]', `uuid = ${ROOT}`, '[/s]', 'type = Timeseries', 'key = s']))).toBe(
         'conf.ini:3 [/s] Properties/UnitofMeasure: missing: a Timeseries needs its unit, e.g. "Properties/UnitofMeasure = V"',
       )
     })
 
-    it('an unknown type', () => {
-      expect(configError(ini(['[/]', `uuid = ${ROOT}`, '[/s]', 'type = Sensor'])).message).toBe(
+    it('an unknown type', async () => {
+      expect(await errorMessage(ini(['[/]', `uuid = ${ROOT}`, '[/s]', 'type = Sensor']))).toBe(
         'conf.ini:4 [/s] type: unknown type "Sensor": expected Collection, Timeseries, or a driver package name',
       )
     })
 
-    it('a duplicate key', () => {
+    it('a duplicate key', async () => {
       expect(
-        configError(ini(['[/]', `uuid = ${ROOT}`, '[/a]', 'key = k', 'Properties/UnitofMeasure = V', '[/b]', 'key = k', 'Properties/UnitofMeasure = V'])).message,
+        await errorMessage(ini(['[/]', `uuid = ${ROOT}`, '[/a]', 'key = k', 'Properties/UnitofMeasure = V', '[/b]', 'key = k', 'Properties/UnitofMeasure = V'])),
       ).toBe('conf.ini:6 [/b]: timeseries /b: key "k" is already used by /a; keys must be unique in a source')
     })
 
-    it('a key set twice in one section, and a section given twice', () => {
-      expect(configError(ini(['[/]', `uuid = ${ROOT}`, `uuid = ${ROOT}`])).message).toBe('conf.ini:3 [/] uuid: set twice in this section (first on line 2); keep one')
-      expect(configError(ini(['[/]', `uuid = ${ROOT}`, '[/]'])).message).toBe('conf.ini:3 [/]: section [/] appears twice (first on line 1); merge them into one')
+    it('a key set twice in one section, and a section given twice', async () => {
+      expect(await errorMessage(ini(['[/]', `uuid = ${ROOT}`, `uuid = ${ROOT}`]))).toBe('conf.ini:3 [/] uuid: set twice in this section (first on line 2); keep one')
+      expect(await errorMessage(ini(['[/]', `uuid = ${ROOT}`, '[/]']))).toBe('conf.ini:3 [/]: section [/] appears twice (first on line 1); merge them into one')
     })
 
-    it('a line that is not a section or a key', () => {
-      expect(configError(ini(['[/]', `uuid = ${ROOT}`, 'just words'])).message).toBe(
+    it('a line that is not a section or a key', async () => {
+      expect(await errorMessage(ini(['[/]', `uuid = ${ROOT}`, 'just words']))).toBe(
         'conf.ini:3 [/]: cannot read "just words": expected a [section] header or a "key = value" line',
       )
-      expect(configError(ini(['uuid = x'])).message).toBe('conf.ini:1 uuid: "uuid" comes before any [section]; put it under a section such as [/]')
+      expect(await errorMessage(ini(['uuid = x']))).toBe('conf.ini:1 uuid: "uuid" comes before any [section]; put it under a section such as [/]')
     })
 
-    it('unknown keys and wrong values', () => {
+    it('unknown keys and wrong values', async () => {
       const root = ['[/]', `uuid = ${ROOT}`]
-      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Unit = V'])).message).toMatch(
+      expect(await errorMessage(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Unit = V']))).toMatch(
         /^conf\.ini:5 \[\/s\] Unit: unknown key for a Timeseries: expected type, key, uuid/,
       )
-      expect(configError(ini([...root, '[/c]', 'type = Collection', 'key = c'])).message).toBe(
+      expect(await errorMessage(ini([...root, '[/c]', 'type = Collection', 'key = c']))).toBe(
         'conf.ini:5 [/c] key: unknown key for a Collection: expected type, Description or Metadata/...',
       )
-      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Properties/ReadingType = int'])).message).toBe(
+      expect(await errorMessage(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Properties/ReadingType = int']))).toBe(
         'conf.ini:5 [/s] Properties/ReadingType: expected long, double or string, got "int"',
       )
-      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'BufferSize = many'])).message).toBe(
+      expect(await errorMessage(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'BufferSize = many']))).toBe(
         'conf.ini:5 [/s] BufferSize: expected a whole number from 1 to 100000, got "many"',
       )
-      expect(configError(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Properties/Timezone = Pacific'])).message).toBe(
+      expect(await errorMessage(ini([...root, '[/s]', 'Properties/UnitofMeasure = V', 'Properties/Timezone = Pacific']))).toBe(
         'conf.ini:5 [/s] Properties/Timezone: unknown time zone "Pacific": use an IANA name such as America/Los_Angeles or UTC',
       )
-      expect(configError(ini(['[server]', 'Port = http', ...root])).message).toBe('conf.ini:2 [server] Port: expected a port number from 0 to 65535, got "http"')
-      expect(configError(ini(['[server]', 'Threads = 4', ...root])).message).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected Port, Host or DataDir')
-      expect(configError(ini([...root, '[/a b]', 'Properties/UnitofMeasure = V'])).message).toMatch(/^conf\.ini:3 \[\/a b\]: invalid path "\/a b"/)
+      expect(await errorMessage(ini(['[server]', 'Port = http', ...root]))).toBe('conf.ini:2 [server] Port: expected a port number from 0 to 65535, got "http"')
+      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected Port, Host or DataDir')
+      expect(await errorMessage(ini([...root, '[/a b]', 'Properties/UnitofMeasure = V']))).toMatch(/^conf\.ini:3 \[\/a b\]: invalid path "\/a b"/)
     })
 
-    it('metadata names that would reach Object.prototype', () => {
-      expect(configError(ini(['[/]', `uuid = ${ROOT}`, 'Metadata/__proto__/polluted = yes'])).message).toBe(
+    it('metadata names that would reach Object.prototype', async () => {
+      expect(await errorMessage(ini(['[/]', `uuid = ${ROOT}`, 'Metadata/__proto__/polluted = yes']))).toBe(
         'conf.ini:3 [/] Metadata/__proto__/polluted: metadata __proto__/polluted for /: "__proto__" cannot be a metadata name',
       )
       expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     })
 
-    it('sections this version cannot run yet are errors, not silently skipped', () => {
+    it('sections this version cannot run yet are errors, not silently skipped', async () => {
       const root = ['[/]', `uuid = ${ROOT}`]
-      expect(configError(ini([...root, '[weird]'])).message).toBe(
+      expect(await errorMessage(ini([...root, '[weird]']))).toBe(
         'conf.ini:3 [weird]: unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
       )
     })

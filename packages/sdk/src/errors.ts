@@ -41,3 +41,13 @@ export function formatLocation({ file, line, section, key }: ConfigLocation): st
   if (key !== undefined) out += ` ${key}`
   return out
 }
+
+/** Several config problems at once (e.g. every bad option of a driver section). */
+export class ConfigErrors extends SmapError {
+  readonly errors: ConfigError[]
+  constructor(errors: ConfigError[]) {
+    super('SMAP_CONFIG_INVALID', errors.map((e) => e.message).join('\n'))
+    this.name = 'ConfigErrors'
+    this.errors = errors
+  }
+}

@@ -1,4 +1,5 @@
-export { ConfigError, SmapError, formatLocation } from './errors.js'
+export { defineDriver, optionNames, parseDriverDefinition, parseDriverOptions } from './driver.js'
+export { ConfigError, ConfigErrors, SmapError, formatLocation } from './errors.js'
 export { isUuid, parseUuid, uuid5 } from './identity.js'
 export { cloneMetadata, flattenMetadata, mergeMetadata } from './metadata.js'
 export { baseName, isWithin, normalizePath, parentPath, relativePath, splitPath } from './path.js'
@@ -11,6 +12,19 @@ export {
   readingTypeSchema,
   timeseriesObjectSchema,
 } from './schemas.js'
+export { SDK_VERSION } from './version.js'
+export { z } from 'zod'
+export type {
+  DriverContext,
+  DriverDefinition,
+  DriverJob,
+  DriverLogger,
+  DriverPeriodicOptions,
+  DriverTimeseriesOptions,
+  LoadRange,
+  OptionsSchema,
+  TimeseriesHandle,
+} from './driver.js'
 export type { ConfigLocation } from './errors.js'
 export type { MetadataInput } from './metadata.js'
 export type {

@@ -1,0 +1,182 @@
+import { z } from 'zod'
+import { SmapError } from './errors.js'
+import type { MetadataInput } from './metadata.js'
+import type { ReadingType, ReadingValue } from './schemas.js'
+
+/** Options of `ctx.addTimeseries`. */
+export interface DriverTimeseriesOptions {
+  unit: string
+  /** Names the stream durably within the driver instance; default its path relative to the driver. */
+  key?: string
+  readingType?: ReadingType
+  timezone?: string
+  description?: string
+  bufferSize?: number
+}
+
+/** A stream a driver created. */
+export interface TimeseriesHandle {
+  /** Path in the whole tree, e.g. `/instrument0/sensor0`. */
+  readonly path: string
+  readonly uuid: string
+  /** Adds a reading stamped now, or at `time` (Unix ms). */
+  add(value: ReadingValue): void
+  add(time: number, value: ReadingValue): void
+}
+
+/** Options of `ctx.periodic`. */
+export interface DriverPeriodicOptions {
+  /** A run that takes longer than this many seconds counts as a failure of the driver. */
+  timeout?: number
+  /** Wait this many seconds before the first run instead of running now. */
+  delay?: number
+}
+
+/** A driver's scheduled job. */
+export interface DriverJob {
+  stop(): Promise<void>
+}
+
+/** Log lines from a driver, prefixed with its path by the host. */
+export interface DriverLogger {
+  info(message: string): void
+  warn(message: string): void
+  error(message: string, error?: unknown): void
+}
+
+/**
+ * A driver's view of the source (DESIGN.md §7): paths are relative to where
+ * the driver is attached, uuids come from the driver instance's namespace.
+ */
+export interface DriverContext {
+  /** Where the driver is attached in the tree, e.g. `/instrument0`. */
+  readonly path: string
+  /** The driver instance's uuid namespace. */
+  readonly namespace: string
+  /** Fires when the driver is stopped or restarted: pass it to fetch() and timers. */
+  readonly signal: AbortSignal
+  readonly logger: DriverLogger
+  /** The current time in Unix ms (controllable in the test harness). */
+  now(): number
+  /** The uuid of `key` in this driver's namespace. */
+  uuid(key: string): string
+  addTimeseries(path: string, key: string, unit: string, options?: Omit<DriverTimeseriesOptions, 'unit' | 'key'>): TimeseriesHandle
+  addTimeseries(path: string, options: DriverTimeseriesOptions): TimeseriesHandle
+  addCollection(path: string, options?: { description?: string }): void
+  setMetadata(path: string, metadata: MetadataInput): void
+  add(path: string, value: ReadingValue): void
+  add(path: string, time: number, value: ReadingValue): void
+  /**
+   * Runs `fn` now and every `seconds`, never two runs at once. A throw, or a
+   * run longer than `timeout`, counts as a failure: the host logs it and
+   * restarts the driver with backoff.
+   */
+  periodic(fn: (signal: AbortSignal) => unknown, seconds: number, options?: DriverPeriodicOptions): DriverJob
+}
+
+/** The time range of a history import, in Unix ms (`end` exclusive). */
+export interface LoadRange {
+  start: number
+  end: number
+}
+
+/** Any zod schema. */
+export type OptionsSchema = z.ZodType
+
+/** What `defineDriver` takes: a driver's name, option schema and lifecycle. */
+export interface DriverDefinition<S extends OptionsSchema = OptionsSchema> {
+  /** A short name for logs and `/status`, e.g. `dent`. */
+  name: string
+  description?: string
+  /** Options from the config section; values arrive as strings, so use `z.coerce`. */
+  options?: S
+  /** Builds the driver's part of the tree. All setups run before any start. */
+  setup(ctx: DriverContext, options: z.output<S>): void | Promise<void>
+  /** Begins producing data, typically with `ctx.periodic`. */
+  start?(ctx: DriverContext, options: z.output<S>): void | Promise<void>
+  /** Releases what `start` acquired; jobs and `ctx.signal` are handled by the host. */
+  stop?(ctx: DriverContext): void | Promise<void>
+  /** Imports history for `range`, adding readings with explicit times. */
+  load?(ctx: DriverContext, range: LoadRange, options: z.output<S>): void | Promise<void>
+}
+
+/**
+ * Defines a driver; returns its input, typed. Export it from your package
+ * (default export, or a named one that configs pick with `package#Name`).
+ * @example
+ * export default defineDriver({
+ *   name: 'counter',
+ *   options: z.object({ Rate: z.coerce.number().positive().default(1) }),
+ *   setup(ctx) { ctx.addTimeseries('/sensor0', 'mysensor', 'V') },
+ *   start(ctx, opts) { let n = 0; ctx.periodic(() => ctx.add('/sensor0', n++), opts.Rate) },
+ * })
+ */
+export function defineDriver<S extends OptionsSchema = z.ZodObject<Record<string, never>>>(definition: DriverDefinition<S>): DriverDefinition<S> {
+  return definition
+}
+
+function isZodSchema(value: unknown): value is z.ZodType {
+  return typeof value === 'object' && value !== null && '_zod' in value && typeof (value as { safeParse?: unknown }).safeParse === 'function'
+}
+
+const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { message: `${what} must be a function` })
+
+const definitionSchema = z.object({
+  name: z.string({ message: 'name must be a non-empty string' }).min(1, { message: 'name must be a non-empty string' }),
+  description: z.string().optional(),
+  options: z.custom<z.ZodType>(isZodSchema, { message: 'options must be a zod schema (build it with z from @smap/sdk)' }).optional(),
+  setup: fn('setup'),
+  start: fn('start').optional(),
+  stop: fn('stop').optional(),
+  load: fn('load').optional(),
+})
+
+/**
+ * Checks that `value` is a driver definition; `what` names it in the error
+ * (e.g. `driver "smap-driver-x"`). Used by the host when it loads a driver.
+ */
+export function parseDriverDefinition(value: unknown, what: string): DriverDefinition {
+  if (typeof value !== 'object' || value === null) {
+    throw new SmapError('SMAP_DRIVER_INVALID', `${what} is not a driver: expected an object made with defineDriver() from @smap/sdk, got ${value === null ? 'null' : typeof value}`)
+  }
+  const result = definitionSchema.safeParse(value)
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => (i.path.length > 0 && !i.message.startsWith(String(i.path[0])) ? `${i.path.join('.')}: ${i.message}` : i.message))
+    throw new SmapError('SMAP_DRIVER_INVALID', `${what} is not a valid driver definition: ${problems.join('; ')}`)
+  }
+  return value as DriverDefinition
+}
+
+/** The option names a driver declares, when its schema is a plain object schema. */
+export function optionNames(schema: OptionsSchema | undefined): string[] | undefined {
+  if (schema === undefined) return []
+  const shape = (schema as { shape?: unknown }).shape
+  return schema instanceof z.ZodObject || (typeof shape === 'object' && shape !== null) ? Object.keys(shape as object) : undefined
+}
+
+/**
+ * Validates raw options (config strings) against a driver's schema; the error
+ * lists each problem as `Key: zod's message`. Unknown keys are refused when
+ * the schema is an object schema, so a misspelt option is never ignored.
+ */
+export function parseDriverOptions(definition: DriverDefinition, raw: Record<string, unknown>): { ok: true; options: unknown } | { ok: false; problems: Array<{ key?: string; message: string }> } {
+  const problems: Array<{ key?: string; message: string }> = []
+  const names = optionNames(definition.options)
+  if (names) {
+    for (const key of Object.keys(raw)) {
+      if (!names.includes(key)) {
+        problems.push({ key, message: `unknown option for driver ${definition.name}; ${names.length > 0 ? `it accepts ${names.join(', ')}` : 'it takes no options'}` })
+      }
+    }
+  }
+  const schema = definition.options ?? z.object({})
+  const result = schema.safeParse(raw)
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path.length > 0 ? String(issue.path[0]) : undefined
+      const got = key !== undefined && key in raw ? `, got ${JSON.stringify(raw[key])}` : ''
+      problems.push({ key, message: `${issue.message}${got}` })
+    }
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, options: result.data }
+}
