@@ -260,12 +260,12 @@ export class DriverInstance implements ResourceOwner {
       uuid: ts.uuid,
       add: (a: number | ReadingValue, b?: ReadingValue) => (b === undefined ? ts.addAt(Date.now(), a) : ts.addAt(a as number, b)),
     })
-    const driver = this
+    const currentSignal = (): AbortSignal => this.#controller.signal
     return {
       path: this.path,
       namespace: this.namespace,
       get signal() {
-        return driver.#controller.signal
+        return currentSignal()
       },
       logger: this.#logger,
       now: () => Date.now(),
