@@ -1,12 +1,14 @@
 import { createRequire } from 'node:module'
 import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
-import { runCommand, UsageError, uuidCommand } from './commands.js'
+import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
 
 const subCommands: Record<string, CommandDef<ArgsDef>> = {
   run: runCommand as CommandDef<ArgsDef>,
+  'run-driver': runDriverCommand as CommandDef<ArgsDef>,
+  validate: validateCommand as CommandDef<ArgsDef>,
   uuid: uuidCommand as CommandDef<ArgsDef>,
 }
 
@@ -41,8 +43,15 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0
   }
   try {
-    checkOptions(cmd, argv.slice(1))
-    await runCitty(cmd, { rawArgs: argv.slice(1) })
+    let rawArgs = argv.slice(1)
+    let data: unknown
+    if (name === 'run-driver') {
+      const { rest, opts } = takeOpts(rawArgs)
+      rawArgs = rest
+      data = { opts }
+    }
+    checkOptions(cmd, rawArgs)
+    await runCitty(cmd, { rawArgs, data })
     return 0
   } catch (err) {
     if (err instanceof SmapError) {

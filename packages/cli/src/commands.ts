@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { load, serve, SmapError } from '@smap/core'
+import type { ConfigError} from '@smap/core';
+import { load, resolveDriver, serve, SmapError, SmapInstance, uuid5 } from '@smap/core'
 import { defineCommand } from 'citty'
 
 /** A mistake in how the command was called; printed without a stack. */
@@ -33,6 +34,71 @@ export const runCommand = defineCommand({
     await untilSignal()
     inst.logger.info('stopping')
     await server.close()
+  },
+})
+
+// a fixed namespace, so `smap run-driver X` gives X's streams the same uuids every time
+const RUN_DRIVER_NAMESPACE = 'c7e1a3f0-6b1e-5e2a-9d7c-3f1b2a4c5d6e'
+
+/** `--opt Key=Value` pairs, which citty cannot collect when repeated. */
+export function takeOpts(argv: string[]): { rest: string[]; opts: Record<string, string> } {
+  const rest: string[] = []
+  const opts: Record<string, string> = {}
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    let pair: string | undefined
+    if (arg === '--opt' || arg === '-o') {
+      pair = argv[++i]
+      if (pair === undefined) throw new UsageError(`${arg} needs a Key=Value after it, e.g. --opt Rate=5`)
+    } else if (arg.startsWith('--opt=')) pair = arg.slice('--opt='.length)
+    else {
+      rest.push(arg)
+      continue
+    }
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw new UsageError(`--opt expects Key=Value, e.g. --opt Rate=5, got "${pair}"`)
+    opts[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return { rest, opts }
+}
+
+export const runDriverCommand = defineCommand({
+  meta: { name: 'run-driver', description: 'Run one driver at the root of a new source, for trying it out' },
+  args: {
+    driver: { type: 'positional', description: 'a package (smap-driver-x, @scope/pkg), optionally #Export, or a module path (./my-driver.js)', required: true },
+    port: { type: 'string', description: 'HTTP port (default 8080)' },
+    host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
+    uuid: { type: 'string', description: 'root uuid (default: one derived from the driver name, the same every run)' },
+    opt: { type: 'string', description: 'a driver option as Key=Value; repeat for more' },
+  },
+  async run({ args, data }) {
+    const opts = (data as { opts?: Record<string, string> } | undefined)?.opts ?? {}
+    const port = parsePortArg(args.port)
+    const root = args.uuid ?? uuid5(RUN_DRIVER_NAMESPACE, args.driver)
+    const inst = new SmapInstance(root)
+    const resolved = await resolveDriver(args.driver, process.cwd())
+    inst.addDriver('/', resolved.definition, opts, { ref: args.driver, rawOptions: opts })
+    const server = await serve(inst, { port, host: args.host })
+    inst.logger.info(`running ${args.driver} at ${server.url}/data (root ${root}); status at ${server.url}/status`)
+    await untilSignal()
+    inst.logger.info('stopping')
+    await server.close()
+  },
+})
+
+export const validateCommand = defineCommand({
+  meta: { name: 'validate', description: 'Check a config: every section, every driver and its options, without starting anything' },
+  args: {
+    conf: { type: 'positional', description: 'the config file, e.g. conf.ini', required: true },
+  },
+  async run({ args }) {
+    const errors: ConfigError[] = []
+    await load(args.conf, { errors })
+    errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
+    if (errors.length > 0) {
+      throw new SmapError('SMAP_CONFIG_INVALID', `${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`)
+    }
+    process.stdout.write(`${args.conf}: ok\n`)
   },
 })
 
