@@ -68,10 +68,57 @@ describe('the smap command', () => {
   it('rejects bad arguments with a clear message', async () => {
     expect(await runSmap(['run', 'conf.ini', '--port', 'eighty'])).toEqual({ code: 1, output: 'smap run: --port: expected a port number from 0 to 65535, got "eighty"\n' })
     expect(await runSmap(['run', 'conf.ini', '--prot', '1'])).toEqual({ code: 1, output: 'smap run: unknown option --prot; options: --port, --host, --data-dir\n' })
-    expect(await runSmap(['frobnicate'])).toEqual({ code: 1, output: 'smap: unknown command "frobnicate"; commands: run, uuid (see smap --help)\n' })
+    expect(await runSmap(['frobnicate'])).toEqual({ code: 1, output: 'smap: unknown command "frobnicate"; commands: run, run-driver, validate, uuid (see smap --help)\n' })
     const missing = await runSmap(['run'])
     expect(missing.code).toBe(1)
     expect(missing.output).toBe('smap run: Missing required positional argument: CONF (see smap run --help)\n')
+  })
+
+  it('runs one driver at the root with smap run-driver and --opt', async () => {
+    const uuids: string[] = []
+    for (let i = 0; i < 2; i++) {
+      running = start(SMAP_BIN, ['run-driver', 'smap.driver.BaseDriver', '--port', '0', '--opt', 'StartVal=10', '--opt=Rate=0.2'], { cwd: dir })
+      const [, url] = await running.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)\/data/)
+      const body = (await (await fetch(`${url}/data/sensor0`)).json()) as { uuid: string; Readings: Array<[number, number]> }
+      expect(body.Readings[0]?.[1]).toBeGreaterThanOrEqual(10)
+      uuids.push(body.uuid)
+      running.child.kill('SIGINT')
+      expect(await running.exited).toBe(0)
+    }
+    // the same uuids every run, so trying a driver twice does not make new streams
+    expect(uuids[0]).toBe(uuids[1])
+  })
+
+  it('explains a bad driver option or a missing driver in run-driver', async () => {
+    expect(await runSmap(['run-driver', 'smap.driver.BaseDriver', '--opt', 'Rate=fast'], { cwd: dir })).toEqual({
+      code: 1,
+      output: 'smap run-driver: invalid options for driver BaseDriver at /: Rate: Invalid input: expected number, received NaN, got "fast"\n',
+    })
+    expect(await runSmap(['run-driver', 'smap-driver-nope'], { cwd: dir })).toEqual({
+      code: 1,
+      output: `smap run-driver: driver package "smap-driver-nope" is not installed: run \`npm install smap-driver-nope\` in ${dir}\n`,
+    })
+    expect((await runSmap(['run-driver', 'x', '--opt', 'Rate'])).output).toBe('smap run-driver: --opt expects Key=Value, e.g. --opt Rate=5, got "Rate"\n')
+  })
+
+  it('validates a config, printing every problem at once', async () => {
+    await writeFile(
+      join(dir, 'bad.ini'),
+      `[/]\nuuid = ${ROOT}\n[/a]\ntype = smap.driver.BaseDriver\nRate = fast\nRat = 1\n[/b]\ntype = smap-driver-nope\n[/c]\nProperties/ReadingType = int\n`,
+    )
+    expect(await runSmap(['validate', 'bad.ini'], { cwd: dir })).toEqual({
+      code: 1,
+      output: [
+        'smap validate: 4 problems:',
+        '  bad.ini:5 [/a] Rate: Invalid input: expected number, received NaN, got "fast"',
+        '  bad.ini:6 [/a] Rat: unknown option for driver BaseDriver; it accepts Rate, StartVal',
+        `  bad.ini:8 [/b] type: driver package "smap-driver-nope" is not installed: run \`npm install smap-driver-nope\` in ${dir}`,
+        '  bad.ini:10 [/c] Properties/ReadingType: expected long, double or string, got "int"',
+        '',
+      ].join('\n'),
+    })
+    await writeFile(join(dir, 'good.ini'), CONF)
+    expect(await runSmap(['validate', 'good.ini'], { cwd: dir })).toEqual({ code: 0, output: 'good.ini: ok\n' })
   })
 
   it('prints a new uuid with smap uuid', async () => {
@@ -85,11 +132,13 @@ describe('the smap command', () => {
   it('has --help on every command', async () => {
     const top = await runSmap(['--help'])
     expect(top.code).toBe(0)
-    expect(top.output).toContain('USAGE smap run|uuid')
+    expect(top.output).toContain('USAGE smap run|run-driver|validate|uuid')
     const run = await runSmap(['run', '--help'])
     expect(run.code).toBe(0)
     expect(run.output).toContain('USAGE smap run [OPTIONS] <CONF>')
     expect(run.output).toContain('--data-dir')
     expect((await runSmap(['uuid', '--help'])).output).toContain('USAGE smap uuid')
+    expect((await runSmap(['run-driver', '--help'])).output).toContain('USAGE smap run-driver [OPTIONS] <DRIVER>')
+    expect((await runSmap(['validate', '--help'])).output).toContain('USAGE smap validate [OPTIONS] <CONF>')
   })
 })
