@@ -15,6 +15,8 @@ export class Collection {
   _implicit: boolean
   /** @internal the driver that made this collection, or that is attached here. */
   _owner: ResourceOwner | undefined
+  /** @internal bumped when metadata or description change, so reports resend the full object. */
+  _metaVersion = 1
 
   /** @internal use `SmapInstance.addCollection`. */
   constructor(path: string, implicit: boolean, description?: string) {

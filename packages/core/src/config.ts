@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, relative, resolve } from 'node:path'
 import type { Metadata, ReadingType } from '@smap/sdk'
-import { ConfigError, ConfigErrors, mergeMetadata, parseDriverOptions, SmapError, type ConfigLocation } from '@smap/sdk'
+import { ConfigError, ConfigErrors, mergeMetadata, parseDriverOptions, SmapError, uuid5, type ConfigLocation, type Report } from '@smap/sdk'
+import { checkLocation, reportObject } from './reporting.js'
 import { isUuid } from '@smap/sdk'
 import { SmapInstance, DEFAULT_TIMEZONE, type ServerSettings } from './instance.js'
 import type { Logger } from './logger.js'
@@ -64,12 +65,14 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   applyCommon(inst, '/', rootSection, root.common, file)
 
   const drivers: IniSection[] = []
+  const reports: IniSection[] = []
   for (const section of sections) {
     if (section.name === '/' || section.name === 'server') continue
     const where = { file, line: section.line, section: section.name }
     try {
       if (section.name.startsWith('report')) {
-        throw new ConfigError('SMAP_CONFIG_UNSUPPORTED', where, 'report sections are not supported by this version of @smap/core')
+        reports.push(section)
+        continue
       }
       if (!section.name.startsWith('/')) {
         throw new ConfigError(
@@ -93,7 +96,71 @@ export async function loadText(text: string, file: string, options: LoadOptions 
       report(err)
     }
   }
+  for (const section of reports) {
+    try {
+      await readReport(inst, section, file)
+    } catch (err) {
+      report(err)
+    }
+  }
   return inst
+}
+
+const REPORT_KEYS = ['ReportResource', 'MinPeriod', 'MaxPeriod', 'ExpireTime', 'Format', 'Delivery', 'MaxBuffer']
+
+async function readReport(inst: SmapInstance, section: IniSection, file: string): Promise<void> {
+  const sectionWhere = { file, line: section.line, section: section.name }
+  const locations: Array<{ n: number; e: IniEntry }> = []
+  const values = new Map<string, IniEntry>()
+  for (const e of section.entries) {
+    const where = { ...sectionWhere, line: e.line, key: e.key }
+    const loc = /^reportdeliverylocation(\d?)$/i.exec(e.key)
+    if (loc) {
+      const problem = checkLocation(e.value, { allowedHosts: inst.server.reportHosts, allowLinkLocal: inst.server.allowLinkLocal })
+      if (problem) throw new ConfigError('SMAP_CONFIG_INVALID', where, problem)
+      locations.push({ n: loc[1] === '' ? 0 : Number(loc[1]), e })
+      continue
+    }
+    const known = REPORT_KEYS.find((k) => k.toLowerCase() === e.key.toLowerCase())
+    if (!known) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in a report section: expected ReportDeliveryLocation, ReportDeliveryLocation1..9, ${REPORT_KEYS.join(', ')}`)
+    values.set(known, e)
+  }
+  if (locations.length === 0) {
+    throw new ConfigError('SMAP_CONFIG_NO_LOCATION', { ...sectionWhere, key: 'ReportDeliveryLocation' }, 'missing: where to send the readings, e.g. "ReportDeliveryLocation = http://localhost:8079/add"')
+  }
+  const resource = values.get('ReportResource')
+  if (!resource) throw new ConfigError('SMAP_CONFIG_NO_RESOURCE', { ...sectionWhere, key: 'ReportResource' }, 'missing: what to send, e.g. "ReportResource = /+" for everything')
+  const num = (key: string, check: (n: number) => boolean, expected: string): number | undefined => {
+    const e = values.get(key)
+    if (!e) return undefined
+    const n = Number(e.value)
+    if (e.value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, line: e.line, key: e.key }, `expected ${expected}, got "${e.value}"`)
+    return n
+  }
+  const choice = <T extends string>(key: string, options: readonly T[]): T | undefined => {
+    const e = values.get(key)
+    if (!e) return undefined
+    const v = options.find((o) => o === e.value.toLowerCase())
+    if (!v) throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, line: e.line, key: e.key }, `expected ${options.join(' or ')}, got "${e.value}"`)
+    return v
+  }
+  const body: Report = {
+    uuid: uuid5(inst.root, section.name),
+    ReportResource: resource.value,
+    ReportDeliveryLocation: locations.sort((a, b) => a.n - b.n).map((l) => l.e.value),
+    MinPeriod: num('MinPeriod', (n) => n >= 0, 'seconds, 0 or more'),
+    MaxPeriod: num('MaxPeriod', (n) => n > 0, 'seconds, more than 0'),
+    ExpireTime: num('ExpireTime', (n) => Number.isInteger(n) && n > 0, 'a time in Unix milliseconds'),
+    Format: choice('Format', ['json', 'gzip-json'] as const),
+    Delivery: choice('Delivery', ['failover', 'fanout'] as const),
+    MaxBuffer: num('MaxBuffer', (n) => Number.isInteger(n) && n > 0 && n <= 1_000_000, 'a whole number of readings from 1 to 1000000'),
+  }
+  for (const k of Object.keys(body) as Array<keyof Report>) if (body[k] === undefined) delete body[k]
+  try {
+    await inst.addReport(body, { origin: 'config', where: `${file}:${section.line}`, name: section.name })
+  } catch (err) {
+    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', sectionWhere, (err as Error).message, { cause: err })
+  }
 }
 
 async function readDriver(inst: SmapInstance, section: IniSection, file: string): Promise<void> {
@@ -170,11 +237,37 @@ function readServer(section: IniSection | undefined, file: string): ServerSettin
         if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a directory, such as ./data')
         out.dataDir = resolve(dirname(file), e.value)
         break
+      case 'reporttoken':
+        if (e.value.length < 16) throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a secret of at least 16 characters (`smap uuid` makes a good one)')
+        out.reportToken = e.value
+        break
+      case 'reporthosts':
+        out.reportHosts = e.value.split(/[\s,]+/).filter(Boolean)
+        break
+      case 'allowlinklocal':
+        out.allowLinkLocal = parseBoolean(e.value, where)
+        break
+      case 'fsync':
+        out.fsync = parseBoolean(e.value, where)
+        break
+      case 'flushinterval': {
+        const ms = /^\d+$/.test(e.value) ? Number(e.value) : Number.NaN
+        if (!(ms >= 10 && ms <= 60_000)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected milliseconds from 10 to 60000, got "${e.value}"`)
+        out.flushInterval = ms
+        break
+      }
       default:
-        throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key in [server]: expected Port, Host or DataDir')
+        throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key in [server]: expected Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync or FlushInterval')
     }
   }
   return out
+}
+
+function parseBoolean(value: string, where: ConfigLocation): boolean {
+  const v = value.toLowerCase()
+  if (['true', 'yes', 'on', '1'].includes(v)) return true
+  if (['false', 'no', 'off', '0'].includes(v)) return false
+  throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected true or false, got "${value}"`)
 }
 
 /** A TCP port from a config or command-line value; `where` names it in the error. */
@@ -333,6 +426,11 @@ export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
   if (inst.server.port !== undefined) server.push(['Port', String(inst.server.port)])
   if (inst.server.host !== undefined) server.push(['Host', inst.server.host])
   if (inst.server.dataDir !== undefined) server.push(['DataDir', relative(baseDir, inst.server.dataDir) || '.'])
+  if (inst.server.reportToken !== undefined) server.push(['ReportToken', inst.server.reportToken])
+  if (inst.server.reportHosts !== undefined) server.push(['ReportHosts', inst.server.reportHosts.join(', ')])
+  if (inst.server.allowLinkLocal !== undefined) server.push(['AllowLinkLocal', String(inst.server.allowLinkLocal)])
+  if (inst.server.fsync !== undefined) server.push(['Fsync', String(inst.server.fsync)])
+  if (inst.server.flushInterval !== undefined) server.push(['FlushInterval', String(inst.server.flushInterval)])
   if (server.length > 0) sections.push({ name: 'server', entries: server })
 
   for (const r of inst.resources()) {
@@ -368,6 +466,19 @@ export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
     if (r.description !== undefined) entries.push(['Description', r.description])
     entries.push(...metadataEntries(r._metadata))
     sections.push({ name: r.path, entries })
+  }
+  // subscriptions from a config (those made over HTTP live in the data dir)
+  for (const sub of inst.subscriptions.values()) {
+    if (sub.origin !== 'config' || sub.name === undefined) continue
+    const o = reportObject(sub.config)
+    const entries: Array<[string, string]> = o.ReportDeliveryLocation instanceof Array
+      ? o.ReportDeliveryLocation.map((l, i) => [i === 0 ? 'ReportDeliveryLocation' : `ReportDeliveryLocation${i}`, l])
+      : [['ReportDeliveryLocation', o.ReportDeliveryLocation]]
+    entries.push(['ReportResource', o.ReportResource])
+    if (o.MinPeriod) entries.push(['MinPeriod', String(o.MinPeriod)])
+    for (const k of ['MaxPeriod', 'ExpireTime', 'Delivery', 'MaxBuffer'] as const) if (o[k] !== undefined) entries.push([k, String(o[k])])
+    if (o.Format !== 'json') entries.push(['Format', String(o.Format)])
+    sections.push({ name: sub.name, entries })
   }
   return writeIni(sections)
 }

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve as resolvePath } from 'node:path'
 import {
   baseName,
   isWithin,
@@ -12,10 +15,13 @@ import {
   type DriverDefinition,
   type MetadataInput,
   type ReadingValue,
+  type Report,
+  reportSchema,
 } from '@smap/sdk'
 import { Collection } from './collection.js'
 import { DriverInstance, type DriverSource, type DriverStatus, type SupervisionOptions } from './driver-host.js'
 import { createConsoleLogger, type Logger } from './logger.js'
+import { normalizeReport, Reporter, type ReportConfig, type Subscription } from './reporting.js'
 import { checkTimezone, Timeseries, type ReadingListener, type TimeseriesOptions } from './timeseries.js'
 
 /** A resource of the tree. */
@@ -38,7 +44,18 @@ export interface SmapInstanceOptions {
 export interface ServerSettings {
   port?: number
   host?: string
+  /** Outboxes and subscriptions; default `.smap` beside the config (or in the working directory). */
   dataDir?: string
+  /** Lets clients other than this machine manage subscriptions, with `Authorization: Bearer TOKEN`. */
+  reportToken?: string
+  /** If set, delivery locations may only name these hosts. */
+  reportHosts?: string[]
+  /** Allow delivery to link-local addresses (169.254.0.0/16, fe80::/10). */
+  allowLinkLocal?: boolean
+  /** fsync the outbox after every write (survives power loss; slower). */
+  fsync?: boolean
+  /** How often added readings are written to the outboxes, ms (default 100). */
+  flushInterval?: number
 }
 
 /** Options of `addCollection`. */
@@ -66,6 +83,7 @@ export class SmapInstance {
   readonly #resources = new Map<string, Resource>()
   readonly #byUuid = new Map<string, Timeseries>()
   readonly #drivers = new Map<string, DriverInstance>()
+  #reporter: Reporter | undefined
   #started = false
 
   constructor(root: string, options: SmapInstanceOptions = {}) {
@@ -181,6 +199,7 @@ export class SmapInstance {
   setMetadata(path: string, metadata: MetadataInput): void {
     const r = this.#require(path)
     mergeMetadata(r._metadata, metadata, r.path)
+    r._metaVersion++
   }
 
   /**
@@ -214,6 +233,43 @@ export class SmapInstance {
   /** Every timeseries at or below `path`. */
   *timeseries(path = '/'): Generator<Timeseries> {
     for (const r of this.resources(path)) if (r.type === 'Timeseries') yield r
+  }
+
+  /** Where outboxes and subscriptions are kept. */
+  get dataDir(): string {
+    return this.server.dataDir ?? (this.configFile ? join(dirname(this.configFile), '.smap') : resolvePath('.smap'))
+  }
+
+  /** Subscriptions by uuid (without starting the reporting machinery). */
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.#reporter?.subscriptions ?? new Map()
+  }
+
+  /** The instance's subscriptions and their delivery (made on first use). */
+  get reporter(): Reporter {
+    if (!this.#reporter) {
+      this.#reporter = new Reporter(this, { dataDir: this.dataDir, flushMs: this.server.flushInterval, fsync: this.server.fsync, logger: this.logger })
+      this.readingListeners.push(this.#reporter.onReading)
+    }
+    return this.#reporter
+  }
+
+  /**
+   * Subscribes a destination to readings (DESIGN.md §8): they are kept in a
+   * durable outbox and POSTed until acknowledged.
+   * @example await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: 'http://localhost:8079/add' })
+   */
+  async addReport(report: Report, options: { origin?: 'config' | 'http'; where?: string; name?: string } = {}): Promise<ReportConfig> {
+    const parsed = reportSchema.safeParse(report)
+    if (!parsed.success) throw new SmapError('SMAP_REPORT_INVALID', `invalid report: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
+    const config = normalizeReport(parsed.data, parsed.data.uuid?.toLowerCase() ?? randomUUID(), { allowedHosts: this.server.reportHosts, allowLinkLocal: this.server.allowLinkLocal })
+    await this.reporter.add(config, options.origin ?? 'config', options.where, options.name)
+    return config
+  }
+
+  /** Writes every reading added so far to the subscriptions' outboxes. */
+  async flush(): Promise<void> {
+    await this.#reporter?.flush()
   }
 
   /** Drivers attached to this instance, by path. */
@@ -251,6 +307,8 @@ export class SmapInstance {
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
+    // subscriptions made over HTTP in an earlier run come back, with what they had not delivered
+    if (this.#reporter || existsSync(join(this.dataDir, 'subscriptions.db'))) await this.reporter.start()
     const drivers = [...this.#drivers.values()]
     const ready = await Promise.all(drivers.map((d) => d.setup()))
     await Promise.all(drivers.filter((_, i) => ready[i]).map((d) => d.start()))
@@ -260,13 +318,14 @@ export class SmapInstance {
   async stop(): Promise<void> {
     this.#started = false
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()))
+    await this.#reporter?.stop()
   }
 
   /** What `GET /status` shows. */
-  status(): { root: string; drivers: Record<string, DriverStatus> } {
+  async status(): Promise<{ root: string; drivers: Record<string, DriverStatus>; reports: Record<string, unknown> }> {
     const drivers: Record<string, DriverStatus> = {}
     for (const [p, d] of this.#drivers) drivers[p] = d.status()
-    return { root: this.root, drivers }
+    return { root: this.root, drivers, reports: (await this.#reporter?.status()) ?? {} }
   }
 
   #require(path: string): Resource {

@@ -5,8 +5,11 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { SmapError } from '@smap/sdk'
+import { timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { isUuid, reportSchema, SmapError, type Report } from '@smap/sdk'
 import type { SmapInstance } from './instance.js'
+import { reportObject, type Subscription } from './reporting.js'
 import { relativePath } from '@smap/sdk'
 
 /** Options of `serve`. */
@@ -48,8 +51,9 @@ export function createApp(inst: SmapInstance): Hono {
     return c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)
   })
 
-  app.get('/', (c) => c.json({ Contents: ['data'] }))
-  app.get('/status', (c) => c.json(inst.status()))
+  app.get('/', (c) => c.json({ Contents: ['data', 'reports'] }))
+  app.get('/status', async (c) => c.json(await inst.status()))
+  mountReports(app, inst)
 
   const getData = (c: Context): Response => {
     let path = c.req.path.slice('/data'.length) || '/'
@@ -75,6 +79,92 @@ export function createApp(inst: SmapInstance): Hono {
     return c.json({ error: 'internal error; the server log has the details' }, 500)
   })
   return app
+}
+
+const REPORT_BODY_BYTES = 64 * 1024
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+/** `/reports` (DESIGN.md §5): only this machine, or a client with the bearer token, may see or change subscriptions. */
+function mountReports(app: Hono, inst: SmapInstance): void {
+  app.use('/reports/*', guard)
+  app.use('/reports', guard)
+  async function guard(c: Context, next: () => Promise<void>): Promise<void> {
+    const remote = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress
+    const token = inst.server.reportToken
+    const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '')
+    const tokenOk = token !== undefined && given !== undefined && given.length === token.length && timingSafeEqual(Buffer.from(given), Buffer.from(token))
+    if (!isLoopback(remote) && !tokenOk) {
+      throw new HTTPException(403, {
+        message: token === undefined
+          ? 'subscriptions can be managed only from this machine; set ReportToken in [server] to allow others with a bearer token'
+          : 'subscriptions can be managed only from this machine or with the bearer token (Authorization: Bearer ...)',
+      })
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const length = Number(c.req.header('content-length') ?? 0)
+      if (length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
+    }
+    await next()
+  }
+  const readBody = async (c: Context): Promise<Report> => {
+    const text = await c.req.text()
+    if (text.length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch (err) {
+      throw new HTTPException(400, { message: `request body is not JSON: ${(err as Error).message}` })
+    }
+    const parsed = reportSchema.safeParse(body)
+    if (!parsed.success) {
+      throw new HTTPException(400, { message: `invalid report: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}` })
+    }
+    return parsed.data
+  }
+  const find = (uuid: string): Subscription => {
+    const sub = inst.subscriptions.get(uuid.toLowerCase())
+    if (!sub) throw new HTTPException(404, { message: `no report ${uuid}` })
+    return sub
+  }
+  const fromConfig = (sub: Subscription): void => {
+    if (sub.origin === 'config') throw new HTTPException(409, { message: `report ${sub.config.uuid} comes from ${sub.where ?? 'the config'}; change it there` })
+  }
+
+  app.get('/reports', (c) => c.json({ Contents: [...inst.subscriptions.keys()] }))
+  app.post('/reports', async (c) => {
+    const body = await readBody(c)
+    if (body.uuid !== undefined && inst.subscriptions.has(body.uuid.toLowerCase())) {
+      throw new HTTPException(400, { message: `report ${body.uuid} exists already; PUT /reports/${body.uuid} to change it` })
+    }
+    const config = await inst.addReport(body, { origin: 'http' })
+    c.header('Location', `/reports/${config.uuid}`)
+    return c.json(reportObject(config), 201)
+  })
+  app.get('/reports/:uuid', (c) => c.json(reportObject(find(c.req.param('uuid')).config)))
+  app.put('/reports/:uuid', async (c) => {
+    const uuid = c.req.param('uuid').toLowerCase()
+    if (!isUuid(uuid)) throw new HTTPException(400, { message: `"${uuid}" is not a uuid` })
+    const body = await readBody(c)
+    if (body.uuid !== undefined && body.uuid.toLowerCase() !== uuid) throw new HTTPException(400, { message: `the body's uuid ${body.uuid} differs from the URL's ${uuid}` })
+    const existing = inst.subscriptions.get(uuid)
+    if (existing) fromConfig(existing)
+    const config = await inst.addReport({ ...body, uuid }, { origin: 'http' })
+    return c.json(reportObject(config), existing ? 200 : 201)
+  })
+  app.delete('/reports/:uuid', async (c) => {
+    const sub = find(c.req.param('uuid'))
+    fromConfig(sub)
+    await inst.reporter.remove(sub.config.uuid)
+    return c.body(null, 204)
+  })
+  app.post('/reports/:uuid/replay', async (c) => {
+    const sub = find(c.req.param('uuid'))
+    return c.json({ replayed: await inst.reporter.replay(sub.config.uuid) })
+  })
 }
 
 function methodNotAllowed(c: Context): Response {

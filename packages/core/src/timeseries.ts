@@ -44,6 +44,11 @@ export class Timeseries {
   readonly explicitUuid: boolean
   /** @internal the driver that made this stream, if any. */
   _owner: ResourceOwner | undefined
+  /** @internal bumped when metadata or description change, so reports resend the full object. */
+  _metaVersion = 1
+  /** @internal the report channels its readings go to, valid while `_reportVersion` matches the reporter's. */
+  _reportTargets: unknown[] = []
+  _reportVersion = 0
   readonly unit: string
   readonly readingType: ReadingType
   readonly bufferSize: number

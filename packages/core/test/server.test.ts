@@ -44,7 +44,7 @@ describe('the HTTP server', () => {
   })
 
   it('answers / with its contents', async () => {
-    expect(await get(server, '/')).toEqual({ status: 200, type: 'application/json', body: { Contents: ['data'] } })
+    expect(await get(server, '/')).toEqual({ status: 200, type: 'application/json', body: { Contents: ['data', 'reports'] } })
   })
 
   it('answers the tutorial curl for /data/instrument0/sensor0', async () => {

@@ -10,6 +10,7 @@ export {
   propertiesSchema,
   readingSchema,
   readingTypeSchema,
+  reportSchema,
   timeseriesObjectSchema,
 } from './schemas.js'
 export { SDK_VERSION } from './version.js'
@@ -34,5 +35,6 @@ export type {
   Reading,
   ReadingType,
   ReadingValue,
+  Report,
   TimeseriesObject,
 } from './schemas.js'

@@ -45,3 +45,25 @@ export const collectionObjectSchema = z.object({
   Metadata: metadataSchema.optional(),
 })
 export type CollectionObject = z.infer<typeof collectionObjectSchema>
+
+/** A subscription as created over HTTP (`POST /reports`) and listed by `GET /reports/UUID`. */
+export const reportSchema = z
+  .object({
+    uuid: z.uuid().optional(),
+    /** A path, a stream, or `PATH/+` for everything below. */
+    ReportResource: z.string().min(1),
+    /** Where to POST; several are tried in turn (failover), or all get everything (`Delivery: fanout`). */
+    ReportDeliveryLocation: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(10)]),
+    /** Least seconds between deliveries. */
+    MinPeriod: z.number().nonnegative().optional(),
+    /** Most seconds between deliveries: an empty report is sent then. */
+    MaxPeriod: z.number().positive().optional(),
+    /** Unix ms after which the subscription is removed. */
+    ExpireTime: z.number().int().positive().nullable().optional(),
+    Format: z.enum(['json', 'gzip-json']).optional(),
+    Delivery: z.enum(['failover', 'fanout']).optional(),
+    /** Readings kept per stream while undelivered (default 10,000). */
+    MaxBuffer: z.number().int().positive().max(1_000_000).optional(),
+  })
+  .strict()
+export type Report = z.infer<typeof reportSchema>

@@ -1,0 +1,90 @@
+import { promisify } from 'node:util'
+import { gzip as gzipCb } from 'node:zlib'
+import { ofetch } from 'ofetch'
+
+const gzip = promisify(gzipCb)
+
+/** What to do after one POST of a report. */
+export type DeliveryOutcome =
+  | { kind: 'ok'; status: number }
+  /** a timeout, a refused or reset connection, 408, 429, 5xx, a redirect: try again (elsewhere first) */
+  | { kind: 'retry'; status?: number; retryAfterMs?: number; error: string }
+  /** 413: split the batch and send the halves */
+  | { kind: 'split'; status: number; error: string }
+  /** any other 4xx: this batch will never be accepted */
+  | { kind: 'reject'; status: number; error: string }
+
+export interface PostOptions {
+  gzip: boolean
+  timeoutMs: number
+  batchId: string
+  signal?: AbortSignal
+}
+
+/** The header that lets receivers drop a batch they already have. */
+export const BATCH_ID_HEADER = 'X-Smap-Batch-Id'
+
+/** POSTs a report payload once and says what to do next; never throws. */
+export async function postReport(url: string, json: string, options: PostOptions): Promise<DeliveryOutcome> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', [BATCH_ID_HEADER]: options.batchId }
+  let body: string | Buffer = json
+  if (options.gzip) {
+    body = await gzip(json)
+    headers['Content-Encoding'] = 'gzip'
+  }
+  try {
+    const res = await ofetch.raw(url, {
+      method: 'POST',
+      body,
+      headers,
+      timeout: options.timeoutMs,
+      retry: 0,
+      redirect: 'manual',
+      ignoreResponseError: true,
+      responseType: 'text',
+      signal: options.signal,
+    })
+    const status = res.status
+    if (status === 200 || status === 201 || status === 204) return { kind: 'ok', status }
+    const why = `${url} answered ${status}${res.statusText ? ` ${res.statusText}` : ''}${describeBody(res._data)}`
+    if (status >= 300 && status < 400) {
+      return { kind: 'retry', status, error: `${url} answered ${status} redirecting to ${res.headers.get('location') ?? '?'}; redirects are not followed, fix the delivery location` }
+    }
+    if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')), error: why }
+    if (status === 413) return { kind: 'split', status, error: why }
+    if (status >= 400) return { kind: 'reject', status, error: why }
+    return { kind: 'retry', status, error: `${why}; only 200, 201 or 204 acknowledge a report` }
+  } catch (err) {
+    return { kind: 'retry', error: `${url}: ${describeError(err, options.timeoutMs)}` }
+  }
+}
+
+function describeBody(data: unknown): string {
+  if (typeof data !== 'string' || data.trim() === '') return ''
+  const line = data.trim().split('\n')[0] as string
+  return `: ${line.length > 200 ? `${line.slice(0, 200)}…` : line}`
+}
+
+function describeError(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } }
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || /aborted|timeout/i.test(e.message ?? '')) return `no answer within ${timeoutMs / 1000} s`
+  const code = e.cause?.code
+  if (code === 'ECONNREFUSED') return 'connection refused (is the receiver running?)'
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
+  return e.cause?.message ?? e.message ?? String(err)
+}
+
+/** `Retry-After` in either form (seconds, or an HTTP date) as milliseconds from now. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined
+  const v = value.trim()
+  if (/^\d+$/.test(v)) return Number(v) * 1000
+  const at = Date.parse(v)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+/** Capped exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^attempt)). */
+export function backoffDelay(attempt: number, baseMs: number, capMs: number, random = Math.random): number {
+  return random() * Math.min(capMs, baseMs * 2 ** attempt)
+}

@@ -1,0 +1,386 @@
+import { mkdir, readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import type { Reading } from '@smap/sdk'
+import type { Logger } from './logger.js'
+import { fsyncFile, openStore, removeFile, type Store } from './_store.js'
+
+/** Readings of one stream, as stored and delivered. */
+export interface OutboxEntry {
+  /** path */
+  p: string
+  /** uuid */
+  u: string
+  /** readings, oldest first */
+  r: Reading[]
+}
+
+/** A part of the outbox handed to delivery: entry `i` of `chunk`, readings `from` to `to`. */
+export interface OutboxSlice {
+  chunk: Chunk
+  i: number
+  from: number
+  to: number
+}
+
+interface Segment {
+  n: number
+  file: string
+  ds: Store
+  live: number
+  readings: number
+  /** No more appends: full, or its file may end with a torn line after a write error. */
+  sealed: boolean
+  /** A write to it failed: removals are not appended to it (they would glue onto the torn line). */
+  damaged: boolean
+}
+
+class Chunk {
+  readonly seq: number
+  readonly created: number
+  readonly entries: OutboxEntry[]
+  /** per entry: readings already delivered or dropped */
+  readonly off: number[]
+  readonly seg: Segment
+  remaining: number
+  inflight = false
+  removed = false
+  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment) {
+    this.seq = seq
+    this.created = created
+    this.entries = entries
+    this.off = off
+    this.seg = seg
+    this.remaining = entries.reduce((n, e, i) => n + e.r.length - (off[i] ?? 0), 0)
+  }
+}
+
+export type { Chunk }
+
+/** Options of an outbox. */
+export interface OutboxOptions {
+  /** Readings kept per stream; beyond it the oldest go (default 10,000). */
+  maxPerStream?: number
+  /** Readings per chunk document (default 10,000, the most one POST carries). */
+  chunkReadings?: number
+  /** Readings per segment file before a new one is started (default 100,000). */
+  segmentReadings?: number
+  /** fsync after every write (survives power loss, costs throughput). */
+  fsync?: boolean
+  logger: Logger
+}
+
+const SEGMENT_FILE = /^seg-(\d{8})\.db$/
+
+/**
+ * A durable FIFO of readings on NeDB, in segment files of chunk documents.
+ * Readings leave only when `consume`d (delivered or dead-lettered) or when a
+ * stream exceeds its cap; a segment whose chunks are all gone is deleted as a
+ * file, so the store never needs compacting. Trims and partial deliveries are
+ * recorded as small offset documents, never by rewriting a chunk.
+ */
+export class Outbox {
+  readonly dir: string
+  readonly maxPerStream: number
+  readonly #chunkReadings: number
+  readonly #segmentReadings: number
+  readonly #fsync: boolean
+  readonly #logger: Logger
+  readonly #queue: Chunk[] = []
+  #head = 0
+  readonly #segments: Segment[] = []
+  #active: Segment | undefined
+  #nextSeq = 1
+  #nextSegment = 1
+  #buffered = 0
+  /** readings buffered per stream path */
+  readonly perStream = new Map<string, number>()
+  /** readings dropped by the cap, per stream path */
+  readonly dropped = new Map<string, number>()
+  droppedTotal = 0
+  /** readings found on disk when opened */
+  restored = 0
+  /** lines of segment files that could not be read (a torn write) */
+  corruptLines = 0
+  /** the last write error, until a write succeeds again */
+  writeError: string | undefined
+
+  private constructor(dir: string, options: OutboxOptions) {
+    this.dir = dir
+    this.maxPerStream = options.maxPerStream ?? 10_000
+    this.#chunkReadings = options.chunkReadings ?? 10_000
+    this.#segmentReadings = options.segmentReadings ?? 100_000
+    this.#fsync = options.fsync ?? false
+    this.#logger = options.logger
+  }
+
+  /** Opens (or creates) the outbox in `dir`, loading what a previous run left. */
+  static async open(dir: string, options: OutboxOptions): Promise<Outbox> {
+    const box = new Outbox(dir, options)
+    await mkdir(dir, { recursive: true })
+    const files = (await readdir(dir)).filter((f) => SEGMENT_FILE.test(f)).sort()
+    for (const f of files) {
+      await box.#loadSegment(join(dir, f), Number(SEGMENT_FILE.exec(f)?.[1]))
+      await yieldToLoop() // one segment at a time, so GETs are served while a big backlog loads
+    }
+    box.restored = box.#buffered
+    box.#enforceCap(new Set(box.perStream.keys()), true) // the cap may have been lowered since
+    return box
+  }
+
+  async #loadSegment(file: string, n: number): Promise<void> {
+    this.#nextSegment = Math.max(this.#nextSegment, n + 1)
+    let ds: Store
+    try {
+      ds = await openStore(file)
+    } catch (err) {
+      // keep the file for a later start; say so loudly
+      this.#logger.error(`cannot read outbox segment ${file}; it is kept for the next start`, err)
+      return
+    }
+    const raw = (ds as unknown as { __original: { getAllData(): Array<Record<string, unknown>> } }).__original
+    const docs = raw.getAllData()
+    const offsets = new Map<number, number[]>()
+    const chunks: Array<{ s: number; t: number; e: OutboxEntry[] }> = []
+    for (const d of docs) {
+      if (Array.isArray(d.o) && typeof d.s === 'number') offsets.set(d.s, d.o as number[])
+      else if (Array.isArray(d.e) && typeof d.s === 'number') chunks.push(d as unknown as { s: number; t: number; e: OutboxEntry[] })
+    }
+    chunks.sort((a, b) => a.s - b.s)
+    const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: true, damaged: false }
+    for (const c of chunks) {
+      const chunk = new Chunk(c.s, c.t, c.e, offsets.get(c.s) ?? c.e.map(() => 0), seg)
+      this.#nextSeq = Math.max(this.#nextSeq, c.s + 1)
+      if (chunk.remaining === 0) {
+        await this.#removeDocs(chunk)
+        continue
+      }
+      seg.live++
+      seg.readings += chunk.remaining
+      this.#queue.push(chunk)
+      this.#count(chunk, 1)
+    }
+    if (seg.live === 0) await this.#deleteSegment(seg)
+    else this.#segments.push(seg)
+  }
+
+  /** Readings waiting for delivery. */
+  get buffered(): number {
+    return this.#buffered
+  }
+
+  /** When the oldest undelivered chunk was stored (Unix ms). */
+  get oldest(): number | undefined {
+    return this.#queue[this.#head]?.created
+  }
+
+  /** Bytes of the segment files on disk. */
+  async bytes(): Promise<number> {
+    let total = 0
+    for (const seg of this.#segments) total += await stat(seg.file).then((s) => s.size, () => 0)
+    return total
+  }
+
+  /**
+   * Stores readings durably (one chunk document per up to 10,000 readings),
+   * then applies the per-stream cap. Throws on a write error; the caller keeps
+   * the readings and tries again later.
+   */
+  async append(entries: OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    const chunks: OutboxEntry[][] = [[]]
+    let size = 0
+    for (const e of entries) {
+      for (let from = 0; from < e.r.length; ) {
+        if (size === this.#chunkReadings) {
+          chunks.push([])
+          size = 0
+        }
+        const take = Math.min(e.r.length - from, this.#chunkReadings - size)
+        ;(chunks[chunks.length - 1] as OutboxEntry[]).push({ p: e.p, u: e.u, r: from === 0 && take === e.r.length ? e.r : e.r.slice(from, from + take) })
+        size += take
+        from += take
+      }
+    }
+    const seg = await this.#activeSegment()
+    const now = Date.now()
+    const docs = chunks.map((e) => ({ _id: `c${this.#nextSeq}`, s: this.#nextSeq++, t: now, e }))
+    try {
+      await seg.ds.insert(docs)
+      if (this.#fsync) await fsyncFile(seg.file)
+    } catch (err) {
+      // the file may now end with a torn line: never append to it again
+      seg.sealed = true
+      seg.damaged = true
+      this.#active = undefined
+      this.writeError = `${(err as Error).message} (writing ${seg.file})`
+      if (seg.live === 0) await this.#deleteSegment(seg).catch(() => {})
+      throw err
+    }
+    this.writeError = undefined
+    const touched = new Set<string>()
+    for (const d of docs) {
+      const chunk = new Chunk(d.s, d.t, d.e, d.e.map(() => 0), seg)
+      seg.live++
+      seg.readings += chunk.remaining
+      this.#queue.push(chunk)
+      this.#count(chunk, 1)
+      for (const e of d.e) touched.add(e.p)
+    }
+    if (seg.readings >= this.#segmentReadings) {
+      seg.sealed = true
+      this.#active = undefined
+    }
+    this.#enforceCap(touched)
+  }
+
+  async #activeSegment(): Promise<Segment> {
+    if (this.#active && !this.#active.sealed) return this.#active
+    const n = this.#nextSegment++
+    const file = join(this.dir, `seg-${String(n).padStart(8, '0')}.db`)
+    const ds = await openStore(file)
+    const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: false, damaged: false }
+    this.#segments.push(seg)
+    this.#active = seg
+    return seg
+  }
+
+  #count(chunk: Chunk, sign: 1 | -1): void {
+    chunk.entries.forEach((e, i) => {
+      const n = e.r.length - (chunk.off[i] ?? 0)
+      if (n === 0) return
+      this.#buffered += sign * n
+      const v = (this.perStream.get(e.p) ?? 0) + sign * n
+      if (v === 0) this.perStream.delete(e.p)
+      else this.perStream.set(e.p, v)
+    })
+  }
+
+  // Over the cap by more than a tenth, a stream loses its oldest readings down
+  // to the cap (the slack keeps trims, and their offset writes, infrequent).
+  #enforceCap(paths: Set<string>, strict = false): void {
+    const cap = this.maxPerStream
+    const slack = strict ? 0 : Math.max(1, Math.floor(cap / 10))
+    const changed = new Set<Chunk>()
+    for (const p of paths) {
+      let excess = (this.perStream.get(p) ?? 0) - cap
+      if (excess <= slack) continue
+      for (let q = this.#head; q < this.#queue.length && excess > 0; q++) {
+        const chunk = this.#queue[q] as Chunk
+        if (chunk.inflight || chunk.remaining === 0) continue
+        chunk.entries.forEach((e, i) => {
+          if (excess <= 0 || e.p !== p) return
+          const off = chunk.off[i] ?? 0
+          const n = Math.min(excess, e.r.length - off)
+          if (n <= 0) return
+          chunk.off[i] = off + n
+          chunk.remaining -= n
+          chunk.seg.readings -= n
+          excess -= n
+          this.#buffered -= n
+          this.perStream.set(p, (this.perStream.get(p) ?? 0) - n)
+          this.dropped.set(p, (this.dropped.get(p) ?? 0) + n)
+          this.droppedTotal += n
+          changed.add(chunk)
+        })
+      }
+    }
+    for (const chunk of changed) void this.#persistProgress(chunk)
+  }
+
+  /** Up to `max` readings from the head, in order, without removing them; marks their chunks in flight. */
+  take(max: number): OutboxSlice[] {
+    const out: OutboxSlice[] = []
+    let n = 0
+    for (let q = this.#head; q < this.#queue.length && n < max; q++) {
+      const chunk = this.#queue[q] as Chunk
+      if (chunk.remaining === 0) continue
+      for (let i = 0; i < chunk.entries.length && n < max; i++) {
+        const from = chunk.off[i] ?? 0
+        const len = (chunk.entries[i] as OutboxEntry).r.length
+        if (from >= len) continue
+        const to = Math.min(len, from + (max - n))
+        out.push({ chunk, i, from, to })
+        n += to - from
+      }
+      chunk.inflight = true
+    }
+    return out
+  }
+
+  /** Ends a delivery attempt: in-flight chunks may be trimmed by the cap again. */
+  release(slices: OutboxSlice[]): void {
+    for (const s of slices) s.chunk.inflight = false
+  }
+
+  /** Removes delivered (or dead-lettered) readings; empty chunks and segments go from disk. */
+  async consume(slices: OutboxSlice[]): Promise<void> {
+    const touched = new Set<Chunk>()
+    for (const s of slices) {
+      const off = s.chunk.off[s.i] ?? 0
+      const n = Math.max(0, s.to - off)
+      if (n > 0) {
+        s.chunk.off[s.i] = s.to
+        s.chunk.remaining -= n
+        s.chunk.seg.readings -= n
+        this.#buffered -= n
+        const p = (s.chunk.entries[s.i] as OutboxEntry).p
+        const v = (this.perStream.get(p) ?? 0) - n
+        if (v <= 0) this.perStream.delete(p)
+        else this.perStream.set(p, v)
+      }
+      s.chunk.inflight = false
+      touched.add(s.chunk)
+    }
+    for (const chunk of touched) await this.#persistProgress(chunk)
+    while (this.#head < this.#queue.length && (this.#queue[this.#head] as Chunk).remaining === 0) this.#head++
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head)
+      this.#head = 0
+    }
+  }
+
+  async #persistProgress(chunk: Chunk): Promise<void> {
+    const seg = chunk.seg
+    try {
+      if (chunk.remaining === 0) {
+        if (chunk.removed) return
+        chunk.removed = true
+        seg.live--
+        if (seg.live === 0 && seg.sealed) await this.#deleteSegment(seg)
+        else if (!seg.damaged) await this.#removeDocs(chunk)
+      } else if (!seg.damaged) {
+        await seg.ds.update({ _id: `o${chunk.seq}` }, { _id: `o${chunk.seq}`, s: chunk.seq, o: chunk.off }, { upsert: true })
+      }
+      if (this.#fsync && !seg.damaged) await fsyncFile(seg.file).catch(() => {})
+    } catch (err) {
+      // not recorded: the readings may be delivered again after a restart, never lost
+      this.#logger.warn(`could not record delivery progress in ${seg.file}: ${(err as Error).message}`)
+    }
+  }
+
+  async #removeDocs(chunk: Chunk): Promise<void> {
+    await chunk.seg.ds.remove({ _id: { $in: [`c${chunk.seq}`, `o${chunk.seq}`] } }, { multi: true })
+  }
+
+  async #deleteSegment(seg: Segment): Promise<void> {
+    const i = this.#segments.indexOf(seg)
+    if (i !== -1) this.#segments.splice(i, 1)
+    if (this.#active === seg) this.#active = undefined
+    await removeFile(seg.file)
+  }
+
+  /** Readings per chunk as a list (for tests and status). */
+  get chunks(): number {
+    return this.#queue.length - this.#head
+  }
+
+  /** Removes everything, files included (a deleted subscription). */
+  async destroy(): Promise<void> {
+    for (const seg of [...this.#segments]) await this.#deleteSegment(seg)
+    this.#queue.length = 0
+    this.#head = 0
+    this.#buffered = 0
+    this.perStream.clear()
+  }
+}

@@ -1,0 +1,659 @@
+import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { join } from 'node:path'
+import { isWithin, normalizePath, parentPath, SmapError, type Reading, type ReadingValue, type Report } from '@smap/sdk'
+import type { Collection } from './collection.js'
+import { backoffDelay, postReport } from './delivery.js'
+import type { SmapInstance } from './instance.js'
+import type { Logger } from './logger.js'
+import { Outbox, type OutboxEntry, type OutboxSlice } from './outbox.js'
+import type { Timeseries } from './timeseries.js'
+import { openStore, type Store } from './_store.js'
+
+/** A subscription, normalized. */
+export interface ReportConfig {
+  uuid: string
+  ReportResource: string
+  ReportDeliveryLocation: string[]
+  MinPeriod: number
+  MaxPeriod: number | undefined
+  ExpireTime: number | undefined
+  Format: 'json' | 'gzip-json'
+  Delivery: 'failover' | 'fanout'
+  MaxBuffer: number
+}
+
+/** Where delivery locations may point. */
+export interface LocationPolicy {
+  /** If set, only these host names (or addresses) are allowed. */
+  allowedHosts?: string[]
+  /** Allow link-local addresses (169.254.0.0/16, fe80::/10), where cloud metadata services live. */
+  allowLinkLocal?: boolean
+}
+
+export interface ReporterOptions {
+  dataDir: string
+  /** How often added readings are written to the outboxes, ms (default 100). */
+  flushMs?: number
+  fsync?: boolean
+  /** Timeout of one POST, ms (default 30 s). */
+  timeoutMs?: number
+  /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */
+  backoffMs?: number
+  maxBackoffMs?: number
+  /** Dead-lettered batches kept per subscription location (default 100). */
+  maxDeadLetters?: number
+  logger: Logger
+}
+
+export const MAX_READINGS_PER_POST = 10_000
+
+/** Checks a delivery location: http(s), allowed host, no link-local address unless allowed. Returns the problem or undefined. */
+export function checkLocation(location: string, policy: LocationPolicy = {}): string | undefined {
+  let url: URL
+  try {
+    url = new URL(location)
+  } catch {
+    return `"${location}" is not a URL; expected one like http://archiver:8079/add`
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${location}" must be an http:// or https:// URL`
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  if (policy.allowedHosts && policy.allowedHosts.length > 0 && !policy.allowedHosts.some((h) => h.toLowerCase() === host)) {
+    return `"${location}": host ${host} is not in ReportHosts (${policy.allowedHosts.join(', ')})`
+  }
+  if (!policy.allowLinkLocal && isLinkLocal(host)) {
+    return `"${location}" points at a link-local address (where cloud metadata services answer); set AllowLinkLocal = true in [server] if you mean it`
+  }
+  return undefined
+}
+
+function isLinkLocal(host: string): boolean {
+  if (isIP(host) === 4) return host.startsWith('169.254.')
+  if (isIP(host) === 6) return /^fe[89ab][0-9a-f]:/i.test(host) || /^::ffff:169\.254\./i.test(host)
+  return false
+}
+
+/** Normalizes a subscription, throwing a SmapError that names the problem. */
+export function normalizeReport(report: Report, uuid: string, policy: LocationPolicy): ReportConfig {
+  const locations = typeof report.ReportDeliveryLocation === 'string' ? [report.ReportDeliveryLocation] : report.ReportDeliveryLocation
+  for (const l of locations) {
+    const problem = checkLocation(l, policy)
+    if (problem) throw new SmapError('SMAP_REPORT_LOCATION', `ReportDeliveryLocation ${problem}`)
+  }
+  const plus = report.ReportResource.trim().endsWith('/+')
+  const base = normalizePath(plus ? report.ReportResource.trim().slice(0, -2) : report.ReportResource)
+  if (report.MaxPeriod !== undefined && report.MinPeriod !== undefined && report.MaxPeriod < report.MinPeriod) {
+    throw new SmapError('SMAP_REPORT_INVALID', `MaxPeriod (${report.MaxPeriod} s) must not be less than MinPeriod (${report.MinPeriod} s)`)
+  }
+  return {
+    uuid,
+    ReportResource: plus ? (base === '/' ? '/+' : `${base}/+`) : base,
+    ReportDeliveryLocation: locations,
+    MinPeriod: report.MinPeriod ?? 0,
+    MaxPeriod: report.MaxPeriod,
+    ExpireTime: report.ExpireTime ?? undefined,
+    Format: report.Format ?? 'json',
+    Delivery: report.Delivery ?? 'failover',
+    MaxBuffer: report.MaxBuffer ?? 10_000,
+  }
+}
+
+/** The subscription as the wire shows it (DESIGN.md §3). */
+export function reportObject(c: ReportConfig): Report {
+  const out: Report = { uuid: c.uuid, ReportResource: c.ReportResource, ReportDeliveryLocation: c.ReportDeliveryLocation, MinPeriod: c.MinPeriod, Format: c.Format }
+  if (c.MaxPeriod !== undefined) out.MaxPeriod = c.MaxPeriod
+  if (c.ExpireTime !== undefined) out.ExpireTime = c.ExpireTime
+  if (c.Delivery !== 'failover') out.Delivery = c.Delivery
+  if (c.MaxBuffer !== 10_000) out.MaxBuffer = c.MaxBuffer
+  return out
+}
+
+/** Whether a subscription's resource covers the stream at `path`. */
+export function covers(resource: string, path: string): boolean {
+  if (resource.endsWith('/+')) return isWithin(resource === '/+' ? '/' : resource.slice(0, -2), path)
+  return path === resource || parentPath(path) === resource
+}
+
+/** A delivery channel's line in `/status`. */
+export interface ChannelStatus {
+  locations: string[]
+  currentLocation: string
+  state: 'idle' | 'delivering' | 'retrying' | 'stopped'
+  backlogReadings: number
+  backlogBytes: number
+  oldestUndeliveredAgeMs: number | null
+  lastSuccess: number | null
+  lastError: { message: string; time: number } | null
+  writeError: string | null
+  added: number
+  restored: number
+  delivered: number
+  dropped: { total: number; perStream: Record<string, number> }
+  deadLettered: number
+  deadLetters: number
+  pending: number
+}
+
+/** One outbox and the delivery loop that drains it to a list of locations. */
+class Channel {
+  readonly dir: string
+  readonly locations: string[]
+  readonly #reporter: Reporter
+  readonly #sub: Subscription
+  outbox: Outbox | undefined
+  #deadLetters: Store | undefined
+  #deadLetterCount = 0
+  pending = new Map<Timeseries, Reading[]>()
+  pendingCount = 0
+  #writing: Promise<void> = Promise.resolve()
+  #writeRetryAt = 0
+  #location = 0
+  #running = false
+  #loop: Promise<void> | undefined
+  #wake: (() => void) | undefined
+  #abort = new AbortController()
+  #needFull = true
+  readonly #sentMeta = new WeakMap<object, number>()
+  #lastDelivery = Date.now()
+  state: ChannelStatus['state'] = 'idle'
+  added = 0
+  delivered = 0
+  droppedPending = 0
+  deadLettered = 0
+  lastSuccess: number | undefined
+  lastError: { message: string; time: number } | undefined
+
+  constructor(reporter: Reporter, sub: Subscription, dir: string, locations: string[]) {
+    this.#reporter = reporter
+    this.#sub = sub
+    this.dir = dir
+    this.locations = locations
+  }
+
+  get #config(): ReportConfig {
+    return this.#sub.config
+  }
+
+  push(ts: Timeseries, time: number, value: ReadingValue): void {
+    let arr = this.pending.get(ts)
+    if (arr === undefined) this.pending.set(ts, (arr = []))
+    arr.push([time, value])
+    this.pendingCount++
+    this.added++
+  }
+
+  async open(): Promise<void> {
+    const opts = this.#reporter.options
+    this.outbox = await Outbox.open(join(this.dir, 'outbox'), { maxPerStream: this.#config.MaxBuffer, fsync: opts.fsync, logger: opts.logger })
+    this.#deadLetters = await openStore(join(this.dir, 'deadletters.db'))
+    this.#deadLetterCount = await this.#deadLetters.count({})
+    this.#running = true
+    this.#loop = this.#run()
+  }
+
+  /** Writes pending readings to the outbox (one chunk write per flush). */
+  flush(): Promise<void> {
+    this.#writing = this.#writing.then(() => this.#flushNow())
+    return this.#writing
+  }
+
+  async #flushNow(): Promise<void> {
+    if (!this.outbox || this.pending.size === 0) return
+    if (this.outbox.writeError !== undefined && Date.now() < this.#writeRetryAt) {
+      this.#capPending()
+      return
+    }
+    const batch = this.pending
+    const count = this.pendingCount
+    this.pending = new Map()
+    this.pendingCount = 0
+    const entries: OutboxEntry[] = []
+    for (const [ts, r] of batch) entries.push({ p: ts.path, u: ts.uuid, r })
+    try {
+      await this.outbox.append(entries)
+      this.#wake?.()
+    } catch (err) {
+      // keep them in memory (bounded by the cap) and try again in a while
+      this.#writeRetryAt = Date.now() + 5000
+      for (const [ts, r] of this.pending) {
+        const before = batch.get(ts)
+        batch.set(ts, before ? before.concat(r) : r)
+      }
+      this.pending = batch
+      this.pendingCount += count
+      this.#capPending()
+      this.#reporter.options.logger.error(`report ${this.#config.uuid}: cannot write its outbox in ${this.dir}; readings are held in memory and the write is retried every 5 s`, err)
+    }
+  }
+
+  #capPending(): void {
+    const cap = this.#config.MaxBuffer
+    for (const r of this.pending.values()) {
+      if (r.length > cap) {
+        const n = r.length - cap
+        r.splice(0, n)
+        this.pendingCount -= n
+        this.droppedPending += n
+      }
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      const keepalive = await this.#waitForWork()
+      if (!this.#running) break
+      const outbox = this.outbox as Outbox
+      if (this.#needFull) {
+        await this.#send([], `${this.#config.uuid}:meta:${Date.now()}`, true)
+        continue
+      }
+      const slices = outbox.take(MAX_READINGS_PER_POST)
+      if (slices.length === 0 && !keepalive) continue
+      try {
+        await this.#send(slices, batchId(this.#config.uuid, slices), false)
+      } finally {
+        outbox.release(slices)
+      }
+    }
+    this.state = 'stopped'
+  }
+
+  /** Resolves when there is something to send; true when it is only the MaxPeriod keepalive. */
+  async #waitForWork(): Promise<boolean> {
+    for (;;) {
+      if (!this.#running) return false
+      const now = Date.now()
+      const earliest = this.#lastDelivery + this.#config.MinPeriod * 1000
+      const hasWork = this.#needFull || (this.outbox?.buffered ?? 0) > 0
+      const keepaliveAt = this.#config.MaxPeriod === undefined ? Number.POSITIVE_INFINITY : this.#lastDelivery + this.#config.MaxPeriod * 1000
+      if (hasWork && now >= earliest) return false
+      if (now >= keepaliveAt) return true
+      this.state = 'idle'
+      await this.#sleep(Math.min(hasWork ? earliest : keepaliveAt, now + 60_000) - now, true)
+    }
+  }
+
+  #sleep(ms: number, wakeable: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        if (this.#wake === done) this.#wake = undefined
+        this.#abort.signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, Math.max(0, ms))
+      if (wakeable) this.#wake = done
+      this.#abort.signal.addEventListener('abort', done)
+    })
+  }
+
+  /** Sends one batch until it is acknowledged, split, dead-lettered, or the channel stops. */
+  async #send(slices: OutboxSlice[], id: string, metaOnly: boolean): Promise<void> {
+    const opts = this.#reporter.options
+    let failures = 0
+    while (this.#running) {
+      const { json, sent } = this.#payload(slices, metaOnly)
+      const location = this.locations[this.#location] as string
+      this.state = failures === 0 ? 'delivering' : 'retrying'
+      const outcome = await postReport(location, json, { gzip: this.#config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal })
+      if (!this.#running) return
+      if (outcome.kind === 'ok') {
+        if (slices.length > 0) await (this.outbox as Outbox).consume(slices)
+        for (const [r, v] of sent) this.#sentMeta.set(r, v)
+        if (metaOnly) this.#needFull = false
+        this.delivered += countSlices(slices)
+        this.lastSuccess = Date.now()
+        this.#lastDelivery = this.lastSuccess
+        this.state = 'idle'
+        return
+      }
+      this.lastError = { message: outcome.error, time: Date.now() }
+      if (outcome.kind === 'split' && countSlices(slices) > 1) {
+        const [a, b] = splitSlices(slices)
+        await this.#send(a, `${id}.1`, false)
+        await this.#send(b, `${id}.2`, false)
+        return
+      }
+      if (outcome.kind === 'split' || outcome.kind === 'reject') {
+        if (metaOnly) {
+          this.#needFull = false // the data batches carry the objects again
+          return
+        }
+        await this.#deadLetter(slices, id, outcome.error)
+        return
+      }
+      // retry: the next location first; after a full round, back off
+      failures++
+      this.#location = (this.#location + 1) % this.locations.length
+      if (failures % this.locations.length === 0) {
+        const round = failures / this.locations.length
+        const delay = Math.max(backoffDelay(round - 1, opts.backoffMs ?? 500, opts.maxBackoffMs ?? 60_000), outcome.retryAfterMs ?? 0)
+        this.state = 'retrying'
+        await this.#sleep(Math.min(delay, 10 * 60_000), false)
+      }
+    }
+  }
+
+  /** The report body for a batch: full objects (and parent collections) where metadata is new to this subscriber. */
+  #payload(slices: OutboxSlice[], metaOnly: boolean): { json: string; sent: Array<[object, number]> } {
+    const inst = this.#reporter.inst
+    const out: Record<string, Record<string, unknown> & { Readings?: Reading[] }> = {}
+    const sent: Array<[object, number]> = []
+    const full = (r: Timeseries | Collection): boolean => this.#sentMeta.get(r) !== r._metaVersion
+    const addParents = (path: string): void => {
+      for (let p = parentPath(path); ; p = parentPath(p)) {
+        const coll = inst.getCollection(p)
+        if (coll && !(p in out) && full(coll)) {
+          out[p] = coll.toJSON() as unknown as Record<string, unknown>
+          sent.push([coll, coll._metaVersion])
+        }
+        if (p === '/') break
+      }
+    }
+    if (metaOnly) {
+      for (const ts of inst.timeseries()) {
+        if (!covers(this.#config.ReportResource, ts.path)) continue
+        out[ts.path] = { ...ts.toJSON(), Readings: [] }
+        sent.push([ts, ts._metaVersion])
+        addParents(ts.path)
+      }
+    }
+    for (const s of slices) {
+      const e = s.chunk.entries[s.i] as OutboxEntry
+      let obj = out[e.p]
+      if (obj === undefined) {
+        const ts = inst.getTimeseries(e.p)
+        if (ts && ts.uuid === e.u && full(ts)) {
+          obj = { ...ts.toJSON(), Readings: [] }
+          sent.push([ts, ts._metaVersion])
+          addParents(e.p)
+        } else obj = { uuid: e.u, Readings: [] }
+        out[e.p] = obj
+      }
+      const readings = obj.Readings as Reading[]
+      for (let k = s.from; k < s.to; k++) readings.push(e.r[k] as Reading)
+    }
+    return { json: JSON.stringify(out), sent }
+  }
+
+  async #deadLetter(slices: OutboxSlice[], id: string, error: string): Promise<void> {
+    const store = this.#deadLetters as Store
+    const entries: OutboxEntry[] = slices.map((s) => {
+      const e = s.chunk.entries[s.i] as OutboxEntry
+      return { p: e.p, u: e.u, r: e.r.slice(s.from, s.to) }
+    })
+    const n = countSlices(slices)
+    const max = this.#reporter.options.maxDeadLetters ?? 100
+    try {
+      await store.insert({ _id: `d${Date.now()}-${Math.random().toString(36).slice(2, 10)}`, t: Date.now(), batchId: id, error, n, e: entries })
+      this.#deadLetterCount++
+      if (this.#deadLetterCount > max) {
+        const oldest = await store.find({}).sort({ t: 1 }).limit(this.#deadLetterCount - max)
+        for (const d of oldest) {
+          await store.remove({ _id: d._id }, {})
+          this.#deadLetterCount--
+          this.droppedPending += (d as unknown as { n: number }).n
+          this.deadLettered -= (d as unknown as { n: number }).n
+        }
+      }
+    } catch (err) {
+      // could not set it aside: keep it in the outbox rather than lose it
+      this.#reporter.options.logger.error(`report ${this.#config.uuid}: cannot store a rejected batch in ${this.dir}/deadletters.db; it stays in the outbox`, err)
+      await this.#sleep(5000, false)
+      return
+    }
+    await (this.outbox as Outbox).consume(slices)
+    this.deadLettered += n
+    this.#reporter.options.logger.warn(`report ${this.#config.uuid}: batch ${id} (${n} readings) was rejected (${error}); it is kept as a dead letter, replay it with POST /reports/${this.#config.uuid}/replay`)
+  }
+
+  /** Moves dead letters back into the outbox; resolves with how many readings. */
+  async replay(): Promise<number> {
+    const store = this.#deadLetters
+    if (!store || !this.outbox) return 0
+    const docs = (await store.find({}).sort({ t: 1 })) as unknown as Array<{ _id: string; n: number; e: OutboxEntry[] }>
+    let n = 0
+    for (const d of docs) {
+      await this.outbox.append(d.e)
+      await store.remove({ _id: d._id }, {})
+      this.#deadLetterCount--
+      this.deadLettered -= d.n
+      n += d.n
+    }
+    this.#wake?.()
+    return n
+  }
+
+  async stop(): Promise<void> {
+    await this.flush()
+    this.#running = false
+    this.#abort.abort()
+    this.#wake?.()
+    await this.#loop
+    this.#abort = new AbortController()
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+
+  async status(): Promise<ChannelStatus> {
+    const box = this.outbox
+    const oldest = box?.oldest
+    return {
+      locations: this.locations,
+      currentLocation: this.locations[this.#location] as string,
+      state: this.state,
+      backlogReadings: box?.buffered ?? 0,
+      backlogBytes: (await box?.bytes()) ?? 0,
+      oldestUndeliveredAgeMs: oldest === undefined ? null : Date.now() - oldest,
+      lastSuccess: this.lastSuccess ?? null,
+      lastError: this.lastError ?? null,
+      writeError: box?.writeError ?? null,
+      added: this.added,
+      restored: box?.restored ?? 0,
+      delivered: this.delivered,
+      dropped: { total: (box?.droppedTotal ?? 0) + this.droppedPending, perStream: Object.fromEntries(box?.dropped ?? []) },
+      deadLettered: this.deadLettered,
+      deadLetters: this.#deadLetterCount,
+      pending: this.pendingCount,
+    }
+  }
+}
+
+function countSlices(slices: OutboxSlice[]): number {
+  let n = 0
+  for (const s of slices) n += s.to - s.from
+  return n
+}
+
+function splitSlices(slices: OutboxSlice[]): [OutboxSlice[], OutboxSlice[]] {
+  const half = Math.ceil(countSlices(slices) / 2)
+  const a: OutboxSlice[] = []
+  const b: OutboxSlice[] = []
+  let n = 0
+  for (const s of slices) {
+    const len = s.to - s.from
+    if (n + len <= half) a.push(s)
+    else if (n >= half) b.push(s)
+    else {
+      const cut = s.from + (half - n)
+      a.push({ ...s, to: cut })
+      b.push({ ...s, from: cut })
+    }
+    n += len
+  }
+  return [a, b]
+}
+
+/** Stable across retries and restarts: named by the outbox positions it covers. */
+function batchId(uuid: string, slices: OutboxSlice[]): string {
+  if (slices.length === 0) return `${uuid}:empty:${Date.now()}`
+  const first = slices[0] as OutboxSlice
+  const last = slices[slices.length - 1] as OutboxSlice
+  return `${uuid}:${first.chunk.seq}.${first.i}.${first.from}-${last.chunk.seq}.${last.i}.${last.to}`
+}
+
+/** One subscription: its config, where it came from, and its channels. */
+export class Subscription {
+  config: ReportConfig
+  readonly origin: 'config' | 'http'
+  /** `conf.ini:12` for one from a config. */
+  readonly where: string | undefined
+  /** Its section name, `report 0`, for one from a config. */
+  readonly name: string | undefined
+  channels: Channel[] = []
+  constructor(config: ReportConfig, origin: 'config' | 'http', where?: string, name?: string) {
+    this.config = config
+    this.origin = origin
+    this.where = where
+    this.name = name
+  }
+}
+
+/** Every subscription of an instance: their outboxes, delivery, persistence and status. */
+export class Reporter {
+  readonly inst: SmapInstance
+  readonly options: ReporterOptions
+  readonly subscriptions = new Map<string, Subscription>()
+  /** Bumped when subscriptions change, so streams recompute where their readings go. */
+  version = 1
+  #store: Store | undefined
+  #started = false
+  #timer: NodeJS.Timeout | undefined
+  #flushing: Promise<void> | undefined
+
+  constructor(inst: SmapInstance, options: ReporterOptions) {
+    this.inst = inst
+    this.options = options
+  }
+
+  /** The hot path: every reading of every stream passes here. */
+  onReading = (ts: Timeseries, time: number, value: ReadingValue): void => {
+    if (ts._reportVersion !== this.version) {
+      const targets: Channel[] = []
+      for (const sub of this.subscriptions.values()) if (covers(sub.config.ReportResource, ts.path)) targets.push(...sub.channels)
+      ts._reportTargets = targets
+      ts._reportVersion = this.version
+    }
+    const targets = ts._reportTargets as Channel[]
+    for (let i = 0; i < targets.length; i++) (targets[i] as Channel).push(ts, time, value)
+  }
+
+  /** Adds (or replaces) a subscription; opened at once if reporting has started. */
+  async add(config: ReportConfig, origin: 'config' | 'http', where?: string, name?: string): Promise<Subscription> {
+    const previous = this.subscriptions.get(config.uuid)
+    if (previous) await this.#closeChannels(previous, config)
+    const sub = new Subscription(config, origin, where, name)
+    const dir = join(this.options.dataDir, 'reports', config.uuid)
+    const groups = config.Delivery === 'fanout' ? config.ReportDeliveryLocation.map((l) => [l]) : [config.ReportDeliveryLocation]
+    sub.channels = groups.map((locations, i) => new Channel(this, sub, join(dir, String(i)), locations))
+    this.subscriptions.set(config.uuid, sub)
+    this.version++
+    if (origin === 'http') await this.#persist(sub)
+    if (this.#started) for (const ch of sub.channels) await ch.open()
+    return sub
+  }
+
+  /** Removes a subscription and its undelivered data. */
+  async remove(uuid: string): Promise<boolean> {
+    const sub = this.subscriptions.get(uuid)
+    if (!sub) return false
+    this.subscriptions.delete(uuid)
+    this.version++
+    for (const ch of sub.channels) await ch.destroy()
+    await rm(join(this.options.dataDir, 'reports', uuid), { recursive: true, force: true })
+    if (sub.origin === 'http') await (await this.#openStore()).remove({ _id: uuid }, {})
+    return true
+  }
+
+  async #closeChannels(previous: Subscription, next: ReportConfig): Promise<void> {
+    const keep = next.Delivery === 'fanout' ? next.ReportDeliveryLocation.length : 1
+    for (const [i, ch] of previous.channels.entries()) {
+      if (i < keep) await ch.stop()
+      else await ch.destroy()
+    }
+  }
+
+  async #openStore(): Promise<Store> {
+    this.#store ??= await openStore(join(this.options.dataDir, 'subscriptions.db'))
+    return this.#store
+  }
+
+  async #persist(sub: Subscription): Promise<void> {
+    const store = await this.#openStore()
+    await store.update({ _id: sub.config.uuid }, { _id: sub.config.uuid, config: sub.config }, { upsert: true })
+  }
+
+  /** Opens every outbox (loading what a previous run left), restores subscriptions made over HTTP, and starts delivery. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    if (existsSync(join(this.options.dataDir, 'subscriptions.db'))) {
+      const store = await this.#openStore()
+      for (const doc of (await store.find({})) as unknown as Array<{ config: ReportConfig }>) {
+        if (!this.subscriptions.has(doc.config.uuid)) await this.add(doc.config, 'http')
+      }
+    }
+    for (const sub of this.subscriptions.values()) for (const ch of sub.channels) if (!ch.outbox) await ch.open()
+    const tick = (): void => {
+      this.#timer = setTimeout(() => {
+        void this.#tick().finally(() => {
+          if (this.#started) tick()
+        })
+      }, this.options.flushMs ?? 100)
+    }
+    tick()
+  }
+
+  async #tick(): Promise<void> {
+    await this.flush()
+    const now = Date.now()
+    for (const sub of [...this.subscriptions.values()]) {
+      if (sub.config.ExpireTime !== undefined && now >= sub.config.ExpireTime) {
+        this.options.logger.info(`report ${sub.config.uuid} expired; removing it`)
+        await this.remove(sub.config.uuid)
+      }
+    }
+  }
+
+  /** Writes every pending reading to its outbox now. */
+  async flush(): Promise<void> {
+    const run = async (): Promise<void> => {
+      for (const sub of this.subscriptions.values()) for (const ch of sub.channels) await ch.flush()
+    }
+    this.#flushing = (this.#flushing ?? Promise.resolve()).then(run, run)
+    await this.#flushing
+  }
+
+  /** Flushes, stops delivery (an in-flight POST is abandoned: it is sent again next time), closes stores. */
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    if (this.#timer) clearTimeout(this.#timer)
+    for (const sub of this.subscriptions.values()) for (const ch of sub.channels) await ch.stop()
+  }
+
+  async replay(uuid: string): Promise<number> {
+    const sub = this.subscriptions.get(uuid)
+    if (!sub) return 0
+    let n = 0
+    for (const ch of sub.channels) n += await ch.replay()
+    return n
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {}
+    for (const [uuid, sub] of this.subscriptions) {
+      out[uuid] = {
+        ReportResource: sub.config.ReportResource,
+        origin: sub.where ?? sub.origin,
+        delivery: sub.config.Delivery,
+        channels: await Promise.all(sub.channels.map((c) => c.status())),
+      }
+    }
+    return out
+  }
+}
