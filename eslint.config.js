@@ -22,5 +22,8 @@ export default tseslint.config(
   },
   { files: ['packages/sdk/src/**'], rules: restrict(['@smap/core', '@smap/cli'], '@smap/sdk is the plugin contract and depends on no runtime') },
   { files: ['packages/core/src/**'], rules: restrict(['@smap/cli'], '@smap/core must not depend on the CLI') },
-  { files: ['packages/driver-*/src/**'], rules: restrict(['@smap/core', '@smap/cli'], 'drivers depend on @smap/sdk only') },
+  {
+    files: ['packages/driver-*/src/**', 'packages/create-smap-driver/template/**'],
+    rules: restrict(['@smap/core', '@smap/cli'], 'drivers depend on @smap/sdk only'),
+  },
 )

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto'
+import { readdir, stat } from 'node:fs/promises'
+import { relative, resolve } from 'node:path'
+import { checkDriverName, checkLine, checkPackageName, PACKAGE_PREFIX } from './_names.js'
+import { copyTemplate } from './_template.js'
+import { uuid5 } from './_uuid.js'
+import { CreateError } from './errors.js'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Options of `createDriverPackage`. */
+export interface CreateDriverOptions {
+  /** The driver's name, e.g. `my-meter`: names the directory and, by default, the package. */
+  name: string
+  /** Where to write; default `<cwd>/<name>`. */
+  directory?: string
+  /** Default `smap-driver-<name>`. */
+  packageName?: string
+  /** One line; default `sMAP driver for <name>`. */
+  description?: string
+  author?: string
+  /** Write into a directory that is not empty (the template's files replace any of the same name). */
+  force?: boolean
+  /** The root uuid of the example config; default a new random one. */
+  rootUuid?: string
+  /** Resolves a relative `directory`; default `process.cwd()`. */
+  cwd?: string
+}
+
+/** What `createDriverPackage` wrote. */
+export interface CreatedDriverPackage {
+  /** Absolute path of the new package. */
+  directory: string
+  packageName: string
+  /** Files written, relative to `directory`, sorted. */
+  files: string[]
+}
+
+/** The package name a driver gets unless told otherwise: `my-meter` → `smap-driver-my-meter`. */
+export function defaultPackageName(name: string): string {
+  return `${PACKAGE_PREFIX}${name}`
+}
+
+/** The description a driver gets unless told otherwise. */
+export function defaultDescription(name: string): string {
+  return `sMAP driver for ${name}`
+}
+
+/** Refuses a target that is a file, or a directory with files in it unless `force`. */
+export async function checkTarget(directory: string, cwd: string, force: boolean): Promise<void> {
+  const shown = relative(cwd, directory).startsWith('..') ? directory : relative(cwd, directory) || '.'
+  let entries: string[]
+  try {
+    if (!(await stat(directory)).isDirectory()) throw new CreateError('SMAP_CREATE_TARGET', `${shown} exists and is not a directory: choose another name or directory`)
+    entries = await readdir(directory)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  if (entries.length > 0 && !force) {
+    throw new CreateError('SMAP_CREATE_NOT_EMPTY', `${shown} is not empty: choose another name or directory, or pass --force to write into it`)
+  }
+}
+
+/**
+ * Writes a ready-to-publish driver package: package.json, a driver made with
+ * `defineDriver`, its test with the SDK's harness, a tsup build, a README and
+ * an example config. Throws a CreateError for a bad name or a non-empty directory.
+ * @example
+ * const { directory } = await createDriverPackage({ name: 'my-meter' })
+ */
+export async function createDriverPackage(options: CreateDriverOptions): Promise<CreatedDriverPackage> {
+  const { name } = options
+  checkDriverName(name)
+  const packageName = options.packageName ?? defaultPackageName(name)
+  checkPackageName(packageName)
+  const description = options.description ?? defaultDescription(name)
+  const author = options.author ?? ''
+  checkLine('description', description)
+  checkLine('author', author)
+  const rootUuid = options.rootUuid ?? randomUUID()
+  if (!UUID.test(rootUuid)) throw new CreateError('SMAP_CREATE_INVALID', `rootUuid: expected a uuid like 75503ac2-abf0-11e0-b7d6-0026bb56ec92, got "${rootUuid}"`)
+  const cwd = options.cwd ?? process.cwd()
+  const directory = resolve(cwd, options.directory ?? name)
+  await checkTarget(directory, cwd, options.force ?? false)
+  const files = await copyTemplate(directory, {
+    name,
+    packageName,
+    description,
+    author,
+    rootUuid,
+    // the example config attaches the driver at /meter
+    powerUuid: uuid5(uuid5(rootUuid, '/meter'), 'power'),
+  })
+  return { directory, packageName, files }
+}

@@ -1,0 +1,5 @@
+export { createDriverPackage, defaultDescription, defaultPackageName } from './create.js'
+export { runCli } from './cli.js'
+export { CreateError } from './errors.js'
+export type { CreateDriverOptions, CreatedDriverPackage } from './create.js'
+export type { CliIo } from './cli.js'
