@@ -250,17 +250,35 @@ function readServer(section: IniSection | undefined, file: string): ServerSettin
       case 'fsync':
         out.fsync = parseBoolean(e.value, where)
         break
-      case 'flushinterval': {
-        const ms = /^\d+$/.test(e.value) ? Number(e.value) : Number.NaN
-        if (!(ms >= 10 && ms <= 60_000)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected milliseconds from 10 to 60000, got "${e.value}"`)
-        out.flushInterval = ms
+      case 'flushinterval':
+        out.flushInterval = parseMs(e.value, 10, 60_000, where)
         break
-      }
+      case 'reporttimeout':
+        out.reportTimeout = parseMs(e.value, 100, 600_000, where)
+        break
+      case 'retrybackoff':
+        out.retryBackoff = parseMs(e.value, 1, 600_000, where)
+        break
+      case 'maxretrybackoff':
+        out.maxRetryBackoff = parseMs(e.value, 1, 3_600_000, where)
+        break
       default:
-        throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key in [server]: expected Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync or FlushInterval')
+        throw new ConfigError(
+          'SMAP_CONFIG_UNKNOWN_KEY',
+          where,
+          `unknown key in [server]: expected one of ${SERVER_KEYS.join(', ')}`,
+        )
     }
   }
   return out
+}
+
+const SERVER_KEYS = ['Port', 'Host', 'DataDir', 'ReportToken', 'ReportHosts', 'AllowLinkLocal', 'Fsync', 'FlushInterval', 'ReportTimeout', 'RetryBackoff', 'MaxRetryBackoff']
+
+function parseMs(value: string, min: number, max: number, where: ConfigLocation): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!(ms >= min && ms <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected milliseconds from ${min} to ${max}, got "${value}"`)
+  return ms
 }
 
 function parseBoolean(value: string, where: ConfigLocation): boolean {
@@ -431,6 +449,9 @@ export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
   if (inst.server.allowLinkLocal !== undefined) server.push(['AllowLinkLocal', String(inst.server.allowLinkLocal)])
   if (inst.server.fsync !== undefined) server.push(['Fsync', String(inst.server.fsync)])
   if (inst.server.flushInterval !== undefined) server.push(['FlushInterval', String(inst.server.flushInterval)])
+  if (inst.server.reportTimeout !== undefined) server.push(['ReportTimeout', String(inst.server.reportTimeout)])
+  if (inst.server.retryBackoff !== undefined) server.push(['RetryBackoff', String(inst.server.retryBackoff)])
+  if (inst.server.maxRetryBackoff !== undefined) server.push(['MaxRetryBackoff', String(inst.server.maxRetryBackoff)])
   if (server.length > 0) sections.push({ name: 'server', entries: server })
 
   for (const r of inst.resources()) {

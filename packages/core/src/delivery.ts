@@ -68,7 +68,10 @@ function describeBody(data: unknown): string {
 function describeError(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } }
   if (e.name === 'TimeoutError' || e.name === 'AbortError' || /aborted|timeout/i.test(e.message ?? '')) return `no answer within ${timeoutMs / 1000} s`
-  const code = e.cause?.code
+  // ofetch wraps fetch's TypeError, which wraps the socket error that has the code
+  let code: string | undefined
+  for (let c: unknown = err; c && code === undefined; c = (c as { cause?: unknown }).cause) code = (c as { code?: string }).code
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return `no answer within ${timeoutMs / 1000} s`
   if (code === 'ECONNREFUSED') return 'connection refused (is the receiver running?)'
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset'
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'

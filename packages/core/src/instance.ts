@@ -56,6 +56,11 @@ export interface ServerSettings {
   fsync?: boolean
   /** How often added readings are written to the outboxes, ms (default 100). */
   flushInterval?: number
+  /** How long a subscriber may take to answer a POST, ms (default 30,000). */
+  reportTimeout?: number
+  /** First retry delay after a failed delivery, ms (default 500); doubles up to `maxRetryBackoff` (default 60,000). */
+  retryBackoff?: number
+  maxRetryBackoff?: number
 }
 
 /** Options of `addCollection`. */
@@ -248,7 +253,16 @@ export class SmapInstance {
   /** The instance's subscriptions and their delivery (made on first use). */
   get reporter(): Reporter {
     if (!this.#reporter) {
-      this.#reporter = new Reporter(this, { dataDir: this.dataDir, flushMs: this.server.flushInterval, fsync: this.server.fsync, logger: this.logger })
+      const s = this.server
+      this.#reporter = new Reporter(this, {
+        dataDir: this.dataDir,
+        flushMs: s.flushInterval,
+        fsync: s.fsync,
+        timeoutMs: s.reportTimeout,
+        backoffMs: s.retryBackoff,
+        maxBackoffMs: s.maxRetryBackoff,
+        logger: this.logger,
+      })
       this.readingListeners.push(this.#reporter.onReading)
     }
     return this.#reporter
@@ -264,6 +278,7 @@ export class SmapInstance {
     if (!parsed.success) throw new SmapError('SMAP_REPORT_INVALID', `invalid report: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
     const config = normalizeReport(parsed.data, parsed.data.uuid?.toLowerCase() ?? randomUUID(), { allowedHosts: this.server.reportHosts, allowLinkLocal: this.server.allowLinkLocal })
     await this.reporter.add(config, options.origin ?? 'config', options.where, options.name)
+    if (this.#started) await this.reporter.start()
     return config
   }
 

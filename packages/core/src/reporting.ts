@@ -299,10 +299,11 @@ class Channel {
       const outcome = await postReport(location, json, { gzip: this.#config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal })
       if (!this.#running) return
       if (outcome.kind === 'ok') {
+        // counted in the same tick as consume() takes them off the backlog, so the books always balance
+        this.delivered += countSlices(slices)
         if (slices.length > 0) await (this.outbox as Outbox).consume(slices)
         for (const [r, v] of sent) this.#sentMeta.set(r, v)
         if (metaOnly) this.#needFull = false
-        this.delivered += countSlices(slices)
         this.lastSuccess = Date.now()
         this.#lastDelivery = this.lastSuccess
         this.state = 'idle'
@@ -403,8 +404,8 @@ class Channel {
       await this.#sleep(5000, false)
       return
     }
-    await (this.outbox as Outbox).consume(slices)
     this.deadLettered += n
+    await (this.outbox as Outbox).consume(slices)
     this.#reporter.options.logger.warn(`report ${this.#config.uuid}: batch ${id} (${n} readings) was rejected (${error}); it is kept as a dead letter, replay it with POST /reports/${this.#config.uuid}/replay`)
   }
 
