@@ -118,7 +118,9 @@ export class Outbox {
   static async open(dir: string, options: OutboxOptions): Promise<Outbox> {
     const box = new Outbox(dir, options)
     await mkdir(dir, { recursive: true })
-    const files = (await readdir(dir)).filter((f) => SEGMENT_FILE.test(f)).sort()
+    // a crash inside NeDB's crash-safe rewrite can leave only `seg-N.db~`; NeDB restores it on load
+    const names = await readdir(dir)
+    const files = [...new Set(names.map((f) => (f.endsWith('~') ? f.slice(0, -1) : f)).filter((f) => SEGMENT_FILE.test(f)))].sort()
     for (const f of files) {
       await box.#loadSegment(join(dir, f), Number(SEGMENT_FILE.exec(f)?.[1]))
       await yieldToLoop() // one segment at a time, so GETs are served while a big backlog loads

@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process'
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Logger } from '@smap/core'
+import { Outbox, type OutboxEntry } from '../src/outbox.js'
+
+const logger: Logger & { lines: string[] } = { lines: [], info: () => {}, warn: (m) => logger.lines.push(m), error: (m) => logger.lines.push(m) }
+
+const entries = (from: number, n: number, path = '/a'): OutboxEntry[] => [{ p: path, u: 'u', r: Array.from({ length: n }, (_, k) => [1000 + from + k, from + k]) }]
+
+/** Everything in the outbox, in order, as values. */
+function drain(box: Outbox): number[] {
+  return box.take(Number.MAX_SAFE_INTEGER).flatMap((s) => s.chunk.entries[s.i]?.r.slice(s.from, s.to).map(([, v]) => v as number) ?? [])
+}
+
+const canMount = ((): boolean => {
+  if (process.getuid?.() !== 0) return false
+  const probe = join(tmpdir(), `smap-mount-probe-${process.pid}`)
+  try {
+    execFileSync('mkdir', ['-p', probe])
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' })
+    execFileSync('umount', [probe], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  } finally {
+    execFileSync('rm', ['-rf', probe])
+  }
+})()
+
+describe('the outbox store', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-outbox-'))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('stores chunks of at most 10,000 readings and deletes segment files once delivered', async () => {
+    const box = await Outbox.open(dir, { logger, segmentReadings: 20_000, maxPerStream: 100_000 })
+    await box.append(entries(0, 25_000))
+    expect(box.chunks).toBe(3)
+    await box.append(entries(25_000, 20_000))
+    expect(await readdir(dir)).toEqual(['seg-00000001.db', 'seg-00000002.db'])
+    await box.consume(box.take(30_000))
+    expect(box.buffered).toBe(15_000)
+    // the first segment is all delivered: its file is gone, not compacted
+    expect(await readdir(dir)).toEqual(['seg-00000002.db'])
+    const again = await Outbox.open(dir, { logger, maxPerStream: 100_000 })
+    expect(drain(again)).toEqual(Array.from({ length: 15_000 }, (_, k) => 30_000 + k))
+  })
+
+  it('reloads partial deliveries and cap trims from small offset documents', async () => {
+    const box = await Outbox.open(dir, { logger, maxPerStream: 100 })
+    await box.append(entries(0, 50))
+    const first = box.take(20)
+    await box.consume(first)
+    await box.append(entries(50, 100)) // 130 buffered > 100 + slack: the oldest go
+    expect(box.buffered).toBe(100)
+    expect(box.dropped.get('/a')).toBe(30)
+    const again = await Outbox.open(dir, { logger, maxPerStream: 100 })
+    expect(drain(again)).toEqual(Array.from({ length: 100 }, (_, k) => 50 + k))
+  })
+
+  it('restarts after a torn last line (a kill in the middle of a write) and keeps the rest', async () => {
+    const box = await Outbox.open(dir, { logger })
+    await box.append(entries(0, 10))
+    await box.append(entries(10, 10))
+    const [seg] = await readdir(dir)
+    await appendFile(join(dir, seg as string), '{"_id":"c3","s":3,"t":1,"e":[{"p":"/a","u":"u","r":[[1,')
+    const again = await Outbox.open(dir, { logger })
+    expect(drain(again)).toEqual(Array.from({ length: 20 }, (_, k) => k))
+    // and it goes on writing (into a new segment, never after the torn line)
+    await again.append(entries(20, 5))
+    const third = await Outbox.open(dir, { logger })
+    expect(drain(third)).toEqual(Array.from({ length: 25 }, (_, k) => k))
+  })
+
+  it('survives a crash during NeDB compaction, before or after the temporary file is complete', async () => {
+    const box = await Outbox.open(dir, { logger })
+    await box.append(entries(0, 10))
+    const file = join(dir, 'seg-00000001.db')
+    // crash while writing the compacted copy: a partial temporary file beside the real one
+    await writeFile(`${file}~`, (await readFile(file, 'utf8')).slice(0, 30))
+    expect(drain(await Outbox.open(dir, { logger }))).toEqual(Array.from({ length: 10 }, (_, k) => k))
+    // crash between removing the old file and renaming the new one into place
+    await rename(file, `${file}~`)
+    expect(drain(await Outbox.open(dir, { logger }))).toEqual(Array.from({ length: 10 }, (_, k) => k))
+  })
+
+  it.skipIf(!canMount)('stops writing on a full disk, says so, keeps what it had, and recovers when space returns', async () => {
+    const mnt = join(dir, 'mnt')
+    await mkdir(mnt)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
+    try {
+      const box = await Outbox.open(mnt, { logger, maxPerStream: 1_000_000 })
+      const stored: number[] = []
+      let failed: Error | undefined
+      for (let i = 0; i < 200 && !failed; i++) {
+        try {
+          await box.append(entries(i * 100, 100))
+          for (let k = 0; k < 100; k++) stored.push(i * 100 + k)
+        } catch (err) {
+          failed = err as Error
+        }
+      }
+      expect((failed as NodeJS.ErrnoException | undefined)?.code).toBe('ENOSPC')
+      expect(box.writeError).toMatch(/no space left on device/i)
+      expect(drain(box)).toEqual(stored)
+
+      // space returns
+      execFileSync('mount', ['-o', 'remount,size=4m', mnt])
+      await box.append(entries(100_000, 100))
+      expect(box.writeError).toBeUndefined()
+      // nothing that was acknowledged as stored is lost or glued to a torn line
+      const again = await Outbox.open(mnt, { logger, maxPerStream: 1_000_000 })
+      expect(drain(again)).toEqual([...stored, ...Array.from({ length: 100 }, (_, k) => 100_000 + k)])
+    } finally {
+      execFileSync('umount', ['-l', mnt])
+    }
+  })
+})
