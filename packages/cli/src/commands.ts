@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { resolve } from 'node:path'
 import type { ConfigError} from '@smap/core';
 import { load, resolveDriver, serve, SmapError, SmapInstance, uuid5 } from '@smap/core'
 import { defineCommand } from 'citty'
@@ -28,7 +29,7 @@ export const runCommand = defineCommand({
   async run({ args }) {
     const port = parsePortArg(args.port)
     const inst = await load(args.conf)
-    if (args['data-dir'] !== undefined) inst.server.dataDir = args['data-dir']
+    if (args['data-dir'] !== undefined) inst.server.dataDir = resolve(args['data-dir'])
     const server = await serve(inst, { port, host: args.host })
     inst.logger.info(`serving ${args.conf} at ${server.url}/data (root ${inst.root})`)
     await untilSignal()
