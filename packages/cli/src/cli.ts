@@ -2,6 +2,8 @@ import { createRequire } from 'node:module'
 import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
+import { sinkCommand } from './sink.js'
+import { treeCommand } from './tree.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
 
@@ -10,6 +12,8 @@ const subCommands: Record<string, CommandDef<ArgsDef>> = {
   'run-driver': runDriverCommand as CommandDef<ArgsDef>,
   validate: validateCommand as CommandDef<ArgsDef>,
   uuid: uuidCommand as CommandDef<ArgsDef>,
+  sink: sinkCommand as CommandDef<ArgsDef>,
+  tree: treeCommand as CommandDef<ArgsDef>,
 }
 
 const main = defineCommand({

@@ -12,7 +12,8 @@ export class UsageError extends SmapError {
   }
 }
 
-function parsePortArg(value: string | undefined): number | undefined {
+/** A --port value, or a one-line usage error. */
+export function parsePortArg(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`--port: expected a port number from 0 to 65535, got "${value}"`)
   return Number(value)
@@ -112,7 +113,7 @@ export const uuidCommand = defineCommand({
 })
 
 /** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
+export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolveSignal) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', onSignal)

@@ -56,6 +56,8 @@ export interface DriverStatus {
   lastError: { message: string; phase: string; time: number } | null
   /** When a stream of the driver last got a reading (Unix ms). */
   lastReadingTime: number | null
+  /** What the driver says about its device or feed (`ctx.setHealth`); stale paths are full paths. */
+  health: { healthy: boolean; message?: string; stale?: string[]; since: number } | null
 }
 
 const DEFAULTS: Required<SupervisionOptions> = {
@@ -102,6 +104,7 @@ export class DriverInstance implements ResourceOwner {
   restarts = 0
   lastError: DriverStatus['lastError'] = null
   lastReadingTime: number | undefined
+  health: DriverStatus['health'] = null
   readonly ctx: DriverContext
   readonly #inst: SmapInstance
   readonly #sup: Required<SupervisionOptions>
@@ -142,6 +145,7 @@ export class DriverInstance implements ResourceOwner {
       restarts: this.restarts,
       lastError: this.lastError,
       lastReadingTime: this.lastReadingTime ?? null,
+      health: this.health,
     }
   }
 
@@ -270,6 +274,11 @@ export class DriverInstance implements ResourceOwner {
       logger: this.#logger,
       now: () => Date.now(),
       uuid: (key) => uuid5(this.namespace, key),
+      setHealth: (h) => {
+        const since = this.health && this.health.healthy === h.healthy ? this.health.since : Date.now()
+        if (this.health?.healthy !== h.healthy) this.#logger[h.healthy ? 'info' : 'warn'](h.message ?? (h.healthy ? 'healthy again' : 'unhealthy'))
+        this.health = { healthy: h.healthy, since, ...(h.message === undefined ? {} : { message: h.message }), ...(h.stale === undefined ? {} : { stale: h.stale.map((p) => this.#full(p)) }) }
+      },
       addTimeseries: (path: string, keyOrOptions: string | DriverTimeseriesOptions, unit?: string, more?: Omit<DriverTimeseriesOptions, 'unit' | 'key'>) => {
         const o: DriverTimeseriesOptions = typeof keyOrOptions === 'string' ? { ...more, key: keyOrOptions, unit: unit as string } : keyOrOptions
         const full = this.#full(path)

@@ -322,10 +322,12 @@ export class SmapInstance {
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
-    // subscriptions made over HTTP in an earlier run come back, with what they had not delivered
-    if (this.#reporter || existsSync(join(this.dataDir, 'subscriptions.db'))) await this.reporter.start()
     const drivers = [...this.#drivers.values()]
     const ready = await Promise.all(drivers.map((d) => d.setup()))
+    // reporting starts once the drivers have built their streams, so a new
+    // subscriber's first report holds them; subscriptions made over HTTP in an
+    // earlier run come back now, with what they had not delivered
+    if (this.#reporter || existsSync(join(this.dataDir, 'subscriptions.db'))) await this.reporter.start()
     await Promise.all(drivers.filter((_, i) => ready[i]).map((d) => d.start()))
   }
 

@@ -245,7 +245,11 @@ class Channel {
       if (!this.#running) break
       const outbox = this.outbox as Outbox
       if (this.#needFull) {
-        await this.#send([], `${this.#config.uuid}:meta:${Date.now()}`, true)
+        const inst = this.#reporter.inst
+        let any = false
+        for (const ts of inst.timeseries()) if ((any = covers(this.#config.ReportResource, ts.path))) break
+        if (any) await this.#send([], `${this.#config.uuid}:meta:${Date.now()}`, true)
+        else this.#needFull = false // nothing to describe yet: streams are described with their first readings
         continue
       }
       const slices = outbox.take(MAX_READINGS_PER_POST)

@@ -37,6 +37,16 @@ export interface DriverJob {
   stop(): Promise<void>
 }
 
+/** What a driver says about the equipment or feed behind it; shown in `/status`. */
+export interface DriverHealth {
+  /** false when the device or feed is not answering as it should. */
+  healthy: boolean
+  /** One line for the operator, e.g. "meter at 10.0.0.7:4660 not answering for 3 polls". */
+  message?: string
+  /** Driver-relative paths of streams whose latest reading is out of date. */
+  stale?: string[]
+}
+
 /** Log lines from a driver, prefixed with its path by the host. */
 export interface DriverLogger {
   info(message: string): void
@@ -66,6 +76,8 @@ export interface DriverContext {
   setMetadata(path: string, metadata: MetadataInput): void
   add(path: string, value: ReadingValue): void
   add(path: string, time: number, value: ReadingValue): void
+  /** Reports the health of the device or feed (shown in `/status`); call it again when it changes. */
+  setHealth(health: DriverHealth): void
   /**
    * Runs `fn` now and every `seconds`, never two runs at once. A throw, or a
    * run longer than `timeout`, counts as a failure: the host logs it and

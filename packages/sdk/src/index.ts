@@ -18,6 +18,7 @@ export { z } from 'zod'
 export type {
   DriverContext,
   DriverDefinition,
+  DriverHealth,
   DriverJob,
   DriverLogger,
   DriverPeriodicOptions,

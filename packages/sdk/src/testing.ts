@@ -4,6 +4,7 @@ import {
   parseDriverOptions,
   type DriverContext,
   type DriverDefinition,
+  type DriverHealth,
   type DriverJob,
   type DriverTimeseriesOptions,
   type LoadRange,
@@ -55,6 +56,8 @@ export interface DriverHarness<S extends OptionsSchema = OptionsSchema> {
   readonly errors: Error[]
   /** Everything the driver logged. */
   readonly logs: Array<{ level: 'info' | 'warn' | 'error'; message: string }>
+  /** What the driver last said with `ctx.setHealth`. */
+  health(): DriverHealth | undefined
   /** The harness clock, Unix ms. */
   now(): number
   /** Runs the driver's `start`. */
@@ -119,6 +122,7 @@ export async function createHarness<S extends OptionsSchema>(
   const jobs: Job[] = []
   const errors: Error[] = []
   const logs: DriverHarness['logs'] = []
+  let health: DriverHealth | undefined
 
   const rel = (path: string): string => normalizePath(path)
   const full = (r: string): string => (attach === '/' ? r : r === '/' ? attach : `${attach}${r}`)
@@ -161,6 +165,9 @@ export async function createHarness<S extends OptionsSchema>(
     },
     now: () => clock,
     uuid: (key) => uuid5(namespace, key),
+    setHealth: (h) => {
+      health = { ...h, stale: h.stale?.map((p) => rel(p)) }
+    },
     addTimeseries(path: string, keyOrOptions: string | DriverTimeseriesOptions, unit?: string, more?: Omit<DriverTimeseriesOptions, 'unit' | 'key'>) {
       const o: DriverTimeseriesOptions = typeof keyOrOptions === 'string' ? { ...more, key: keyOrOptions, unit: unit as string } : keyOrOptions
       const r = rel(path)
@@ -227,6 +234,7 @@ export async function createHarness<S extends OptionsSchema>(
     options,
     errors,
     logs,
+    health: () => health,
     now: () => clock,
     async start() {
       await def.start?.(ctx, options)

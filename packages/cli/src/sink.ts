@@ -1,0 +1,248 @@
+import { appendFile, open } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { promisify } from 'node:util'
+import { gunzip as gunzipCb, inflate as inflateCb } from 'node:zlib'
+import { SmapError } from '@smap/core'
+import { defineCommand } from 'citty'
+import { parsePortArg, untilSignal } from './commands.js'
+
+const gunzip = promisify(gunzipCb)
+const inflate = promisify(inflateCb)
+
+/** The largest report the sink takes, before and after decompression. */
+export const SINK_MAX_BODY_BYTES = 64 * 1024 * 1024
+const DEFAULT_SINK_PORT = 8079
+const DEFAULT_SINK_HOST = '127.0.0.1'
+const BATCH_ID_HEADER = 'x-smap-batch-id'
+
+/** One stream's part of a report, as the sink records it (one JSON line with --out). */
+export interface SinkRecord {
+  received: number
+  batch: string | null
+  path: string
+  uuid: string
+  readings: unknown[][]
+  unit?: string
+}
+
+/** A request the sink refuses, with the status and the one-line reason it answers. */
+class Refusal extends Error {
+  readonly status: number
+  constructor(status: number, message: string) {
+    super(message)
+    this.status = status
+  }
+}
+
+export const sinkCommand = defineCommand({
+  meta: { name: 'sink', description: 'Receive sMAP reports and print them (or append them to a JSONL file), for trying reporting without an archiver' },
+  args: {
+    port: { type: 'string', description: `HTTP port; 0 picks a free one (default ${DEFAULT_SINK_PORT})` },
+    host: { type: 'string', description: `address to listen on (default ${DEFAULT_SINK_HOST})` },
+    out: { type: 'string', description: 'append one JSON line per stream batch to this file (e.g. reports.jsonl)' },
+  },
+  async run({ args }) {
+    const port = parsePortArg(args.port) ?? DEFAULT_SINK_PORT
+    const host = args.host ?? DEFAULT_SINK_HOST
+    const out = args.out
+    if (out !== undefined) await checkWritable(out)
+
+    const units = new Map<string, string>()
+    // appends happen in arrival order, and a report is answered 200 only once its lines are written
+    let writing: Promise<void> = Promise.resolve()
+    const record = (lines: string): Promise<void> => {
+      const next = writing.then(() => appendFile(out as string, lines))
+      writing = next.catch(() => undefined)
+      return next
+    }
+
+    const server = createServer((req, res) => {
+      void handle(req, res)
+    })
+    async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const received = Date.now()
+      try {
+        if (req.method !== 'POST') {
+          res.setHeader('Allow', 'POST')
+          throw new Refusal(405, `${req.method ?? '?'} is not allowed; POST a report (to /add)`)
+        }
+        const report = parseReport(await readBody(req))
+        const batchHeader = req.headers[BATCH_ID_HEADER]
+        const batch = (Array.isArray(batchHeader) ? batchHeader[0] : batchHeader) ?? null
+        const records = toRecords(report, received, batch, units)
+        if (out !== undefined && records.length > 0) {
+          try {
+            await record(records.map((r) => `${JSON.stringify(r)}\n`).join(''))
+          } catch (err) {
+            // not acknowledged, so the source keeps the readings and sends them again
+            warn(received, `cannot append to ${out}: ${(err as Error).message}; answered 500 so the source retries`)
+            send(res, 500, `the sink cannot write ${out}: ${(err as Error).message}`)
+            return
+          }
+        }
+        send(res, 200)
+        if (records.length === 0) process.stdout.write(`${iso(received)} empty report\n`)
+        else if (out !== undefined) {
+          const n = records.reduce((sum, r) => sum + r.readings.length, 0)
+          process.stdout.write(`${iso(received)} ${plural(n, 'reading')} of ${plural(records.length, 'stream')} -> ${out}\n`)
+        } else for (const r of records) process.stdout.write(`${describeRecord(r)}\n`)
+      } catch (err) {
+        if (!(err instanceof Refusal)) {
+          if (req.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+            warn(received, `${req.socket.remoteAddress ?? '?'} closed the connection before sending the whole report`)
+            return
+          }
+          // a bug in the sink: answer 500 (the source retries) and keep running
+          process.stderr.write(`${iso(received)} error: unexpected error, please report it:\n${err instanceof Error ? err.stack : String(err)}\n`)
+          if (!res.headersSent) send(res, 500, 'internal error in the sink; its output has the details')
+          return
+        }
+        warn(received, `${err.status} to ${req.method ?? '?'} ${req.url ?? ''} from ${req.socket.remoteAddress ?? '?'}: ${err.message}`)
+        if (err.status === 413) res.setHeader('Connection', 'close')
+        send(res, err.status, err.message)
+        // stop reading a body that is too large
+        if (err.status === 413) res.once('finish', () => req.destroy())
+      }
+    }
+
+    const actual = await listen(server, port, host)
+    const shownHost = host.includes(':') ? `[${host}]` : host
+    process.stdout.write(`sink listening on http://${shownHost}:${actual}/add${out === undefined ? '' : ` (appending to ${out})`}\n`)
+
+    await untilSignal()
+    // stop taking reports, let those in flight finish their writes, then drop idle connections
+    const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()))
+    server.closeIdleConnections()
+    await writing
+    server.closeAllConnections()
+    await closed
+    process.stdout.write('sink stopped\n')
+  },
+})
+
+async function checkWritable(file: string): Promise<void> {
+  try {
+    await (await open(file, 'a')).close()
+  } catch (err) {
+    throw new SmapError('SMAP_SINK_OUT', `--out: cannot append to ${file}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new SmapError('SMAP_SINK_PORT_IN_USE', `port ${port} on ${host} is already in use; stop what uses it or pick another with --port`, { cause: err }))
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new SmapError('SMAP_SINK_BAD_HOST', `cannot listen on ${host}: no such local address (--host)`, { cause: err }))
+      else if (err.code === 'EACCES') reject(new SmapError('SMAP_SINK_DENIED', `not allowed to listen on port ${port}; ports below 1024 need privileges, pick another with --port`, { cause: err }))
+      else reject(err)
+    })
+    server.listen(port, host, () => resolveListen((server.address() as AddressInfo).port))
+  })
+}
+
+/** The request body, decompressed, within SINK_MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const tooLarge = `report body larger than ${SINK_MAX_BODY_BYTES / 1024 / 1024} MiB`
+  if (Number(req.headers['content-length'] ?? 0) > SINK_MAX_BODY_BYTES) throw new Refusal(413, tooLarge)
+  // read by hand: leaving a for-await early would destroy the socket before the 413 is sent
+  const raw = await new Promise<Buffer>((resolveBody, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > SINK_MAX_BODY_BYTES) {
+        req.off('data', onData)
+        req.pause()
+        reject(new Refusal(413, tooLarge))
+      } else chunks.push(chunk)
+    }
+    req.on('data', onData)
+    req.once('end', () => resolveBody(Buffer.concat(chunks)))
+    req.once('error', reject)
+  })
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
+  if (encoding === 'identity' || encoding === '') return raw
+  if (encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') throw new Refusal(415, `Content-Encoding "${encoding}" is not supported; send gzip or none`)
+  try {
+    return await (encoding === 'deflate' ? inflate : gunzip)(raw, { maxOutputLength: SINK_MAX_BODY_BYTES })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Refusal(413, `${tooLarge} once decompressed`)
+    throw new Refusal(400, `report body is not valid ${encoding}: ${(err as Error).message}`)
+  }
+}
+
+type ReportEntry = { uuid?: unknown; Properties?: { UnitofMeasure?: unknown }; Readings?: unknown; Contents?: unknown }
+
+/** Checks the shape of a report payload (DESIGN.md §3), refusing it with the first problem. */
+function parseReport(body: Buffer): Record<string, ReportEntry> {
+  let payload: unknown
+  try {
+    payload = JSON.parse(body.toString('utf8'))
+  } catch (err) {
+    throw new Refusal(400, `report body is not JSON: ${(err as Error).message}`)
+  }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new Refusal(400, `a report must be a JSON object keyed by path, got ${payload === null ? 'null' : Array.isArray(payload) ? 'an array' : typeof payload}`)
+  }
+  for (const [path, entry] of Object.entries(payload)) {
+    if (!path.startsWith('/')) throw new Refusal(400, `"${path}": report keys must be paths starting with /`)
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new Refusal(400, `"${path}": expected a Collection or Timeseries object`)
+    const e = entry as ReportEntry
+    if (e.Readings === undefined) continue
+    if (typeof e.uuid !== 'string') throw new Refusal(400, `"${path}": a timeseries needs a uuid`)
+    if (!Array.isArray(e.Readings) || !e.Readings.every((r) => Array.isArray(r) && r.length >= 2 && typeof r[0] === 'number')) {
+      throw new Refusal(400, `"${path}": Readings must be a list of [time, value] pairs, time in Unix milliseconds`)
+    }
+  }
+  return payload as Record<string, ReportEntry>
+}
+
+/** One record per timeseries in the report; `units` remembers each stream's unit, sent only with its first report. */
+function toRecords(report: Record<string, ReportEntry>, received: number, batch: string | null, units: Map<string, string>): SinkRecord[] {
+  const records: SinkRecord[] = []
+  for (const [path, entry] of Object.entries(report)) {
+    if (entry.Readings === undefined) continue
+    const uuid = entry.uuid as string
+    const sentUnit = entry.Properties?.UnitofMeasure
+    if (typeof sentUnit === 'string') units.set(uuid, sentUnit)
+    const unit = units.get(uuid)
+    const r: SinkRecord = { received, batch, path, uuid, readings: entry.Readings as unknown[][] }
+    if (unit !== undefined) r.unit = unit
+    records.push(r)
+  }
+  return records
+}
+
+/** `2026-11-28T07:40:01.123Z /instrument0/sensor0 b37e5c5f… 3 readings, last 42 V at 2026-11-28T07:40:00.000Z` */
+function describeRecord(r: SinkRecord): string {
+  const head = `${iso(r.received)} ${r.path} ${r.uuid.slice(0, 8)}…`
+  const last = r.readings[r.readings.length - 1]
+  if (last === undefined) return `${head} metadata${r.unit === undefined ? '' : ` (unit ${r.unit})`}, no readings`
+  const value = typeof last[1] === 'string' ? JSON.stringify(last[1]) : String(last[1])
+  return `${head} ${plural(r.readings.length, 'reading')}, last ${value}${r.unit === undefined ? '' : ` ${r.unit}`} at ${iso(last[0] as number)}`
+}
+
+function send(res: ServerResponse, status: number, message?: string): void {
+  if (message === undefined) {
+    res.writeHead(status, { 'Content-Length': '0' }).end()
+    return
+  }
+  const body = `${message}\n`
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) }).end(body)
+}
+
+function warn(at: number, message: string): void {
+  process.stderr.write(`${iso(at)} warning: ${message}\n`)
+}
+
+function iso(ms: number): string {
+  const d = new Date(ms)
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString()
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+
