@@ -1,12 +1,15 @@
 // The tutorial's first two sections, step by step, with TypeScript names.
+import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { dump, load, periodic, serve, SmapInstance, type PeriodicJob, type SmapServer } from '@smap/core'
-import { start, type Running } from './_process.js'
+import { dump, load, loadText, periodic, serve, SmapInstance, uuid5, type PeriodicJob, type SmapServer } from '@smap/core'
+import { SMAP_BIN, start, type Running } from './_process.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 
@@ -93,6 +96,65 @@ Properties/UnitofMeasure = V
       Contents: ['sensor0'],
       Metadata: { Instrument: { Manufacturer: 'sMAP Implementer Forum' } },
     })
+  })
+})
+
+describe('tutorial: Data Destination', () => {
+  it('reads the [report 0] snippet verbatim', async () => {
+    const inst = await loadText(
+      `[/]
+type = Collection
+uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92
+
+[report 0]
+ReportDeliveryLocation = http://jackalope.cs.berkeley.edu/~sdawson/receive.php
+ReportResource = /+
+`,
+      join(tmpdir(), 'conf.ini'),
+    )
+    expect([...inst.subscriptions.values()].map((s) => [s.config.uuid, s.config.ReportResource, s.config.ReportDeliveryLocation])).toEqual([
+      [uuid5(ROOT, 'report 0'), '/+', ['http://jackalope.cs.berkeley.edu/~sdawson/receive.php']],
+    ])
+  })
+})
+
+describe('the README demo (examples/demo)', () => {
+  let dir: string
+  let running: Running | undefined
+  let sink: Running | undefined
+  afterEach(async () => {
+    running?.child.kill('SIGKILL')
+    sink?.child.kill('SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('buffers the counter until smap sink runs, then delivers it', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-demo-'))
+    const conf = await readFile(fileURLToPath(new URL('../examples/demo/conf.ini', import.meta.url)), 'utf8')
+    // the same config on free ports
+    const probe = createServer().listen(0, '127.0.0.1')
+    await once(probe, 'listening')
+    const sinkPort = (probe.address() as AddressInfo).port
+    probe.close()
+    await writeFile(join(dir, 'conf.ini'), conf.replace('Port = 8080', 'Port = 0').replace('127.0.0.1:8079', `127.0.0.1:${sinkPort}`))
+    running = start(SMAP_BIN, ['run', 'conf.ini'], { cwd: dir })
+    await running.waitFor(/at http:\/\/127\.0\.0\.1:\d+\/data/)
+    await new Promise((r) => setTimeout(r, 1500)) // the sink is not up yet: readings wait in the outbox
+    sink = start(SMAP_BIN, ['sink', '--port', String(sinkPort), '--out', 'got.jsonl'], { cwd: dir })
+    await sink.waitFor(/sink listening/)
+    let lines: Array<{ path: string; uuid: string; readings: Array<[number, number]> }> = []
+    const end = Date.now() + 10_000
+    while (Date.now() < end) {
+      lines = (await readFile(join(dir, 'got.jsonl'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+      if (lines.flatMap((l) => l.readings).length >= 3) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const values = lines.filter((l) => l.path === '/instrument0/sensor0').flatMap((l) => l.readings.map(([, v]) => v))
+    expect(values.slice(0, 3)).toEqual([0, 1, 2])
+    expect(lines[0]?.uuid).toBe('bc94dc3f-1231-54a6-b6b6-2e9bb8c01eb3')
   })
 })
 
