@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
+import { loadCommand } from './load.js'
 import { sinkCommand } from './sink.js'
 import { treeCommand } from './tree.js'
 
@@ -11,6 +12,7 @@ const subCommands: Record<string, CommandDef<ArgsDef>> = {
   run: runCommand as CommandDef<ArgsDef>,
   'run-driver': runDriverCommand as CommandDef<ArgsDef>,
   validate: validateCommand as CommandDef<ArgsDef>,
+  load: loadCommand as CommandDef<ArgsDef>,
   uuid: uuidCommand as CommandDef<ArgsDef>,
   sink: sinkCommand as CommandDef<ArgsDef>,
   tree: treeCommand as CommandDef<ArgsDef>,

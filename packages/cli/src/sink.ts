@@ -57,6 +57,7 @@ export const sinkCommand = defineCommand({
       return next
     }
 
+    const seenBatches = new Set<string>()
     const server = createServer((req, res) => {
       void handle(req, res)
     })
@@ -70,6 +71,12 @@ export const sinkCommand = defineCommand({
         const report = parseReport(await readBody(req))
         const batchHeader = req.headers[BATCH_ID_HEADER]
         const batch = (Array.isArray(batchHeader) ? batchHeader[0] : batchHeader) ?? null
+        if (batch !== null && seenBatches.has(batch)) {
+          // delivered before (the source crashed before it recorded our 200): acknowledge, do not record twice
+          send(res, 200)
+          process.stdout.write(`${iso(received)} duplicate of batch ${batch}, dropped\n`)
+          return
+        }
         const records = toRecords(report, received, batch, units)
         if (out !== undefined && records.length > 0) {
           try {
@@ -80,6 +87,11 @@ export const sinkCommand = defineCommand({
             send(res, 500, `the sink cannot write ${out}: ${(err as Error).message}`)
             return
           }
+        }
+        if (batch !== null) {
+          seenBatches.add(batch)
+          // remember the latest ids only: a duplicate is always one of the last batches sent
+          if (seenBatches.size > 10_000) seenBatches.delete(seenBatches.values().next().value as string)
         }
         send(res, 200)
         if (records.length === 0) process.stdout.write(`${iso(received)} empty report\n`)

@@ -8,6 +8,7 @@ import {
   type DriverJob,
   type DriverLogger,
   type DriverTimeseriesOptions,
+  type LoadRange,
   type Metadata,
   type ReadingValue,
   type TimeseriesHandle,
@@ -155,16 +156,33 @@ export class DriverInstance implements ResourceOwner {
     this.state = 'setting-up'
     const generation = this.#generation
     try {
-      await withTimeout(() => this.definition.setup(this.ctx, this.options), this.#sup.startTimeoutMs, 'setup')
-      if (generation !== this.#generation) return false
-      this.#applySectionMetadata()
-      this.#setupDone = true
-      this.state = 'ready'
-      return true
+      await this.#runSetup(generation)
+      return this.#setupDone
     } catch (err) {
       this.#fail('setup', err, generation)
       return false
     }
+  }
+
+  /** Runs `setup` once, unsupervised (for an import): throws what it throws. */
+  async setupOnce(): Promise<void> {
+    if (this.#setupDone) return
+    this.state = 'setting-up'
+    try {
+      await this.#runSetup(this.#generation)
+    } catch (err) {
+      this.state = 'failed'
+      this.lastError = { message: err instanceof Error ? err.message : String(err), phase: 'setup', time: Date.now() }
+      throw err
+    }
+  }
+
+  async #runSetup(generation: number): Promise<void> {
+    await withTimeout(() => this.definition.setup(this.ctx, this.options), this.#sup.startTimeoutMs, 'setup')
+    if (generation !== this.#generation) return
+    this.#applySectionMetadata()
+    this.#setupDone = true
+    this.state = 'ready'
   }
 
   /** Runs `start`; a failure is logged and retried with backoff. */
@@ -178,6 +196,18 @@ export class DriverInstance implements ResourceOwner {
     } catch (err) {
       this.#fail('start', err, generation)
     }
+  }
+
+  /** Whether the driver can import history. */
+  get canLoad(): boolean {
+    return typeof this.definition.load === 'function'
+  }
+
+  /** Runs the driver's `load` for one range (setup must have succeeded); throws what it throws. */
+  async load(range: LoadRange): Promise<void> {
+    if (!this.definition.load) throw new SmapError('SMAP_DRIVER_NO_LOAD', `driver ${this.path} (${this.label}) cannot import history: it has no load()`)
+    if (!this.#setupDone) throw new SmapError('SMAP_DRIVER_NOT_READY', `driver ${this.path} (${this.label}) is not set up: ${this.lastError?.message ?? 'setup has not run'}`)
+    await this.definition.load(this.ctx, range, this.options)
   }
 
   /** Stops jobs, fires the abort signal and runs the driver's `stop`, within the deadline. */

@@ -318,10 +318,18 @@ export class SmapInstance {
     return driver
   }
 
-  /** Sets up every driver, then starts them all; failures are logged and retried, never thrown. */
-  async start(): Promise<void> {
+  /**
+   * Sets up every driver, starts reporting, then starts every driver; driver
+   * failures are logged and retried, never thrown. `{ drivers: false }` starts
+   * only reporting (an import runs drivers' `load` itself).
+   */
+  async start(options: { drivers?: boolean } = {}): Promise<void> {
     if (this.#started) return
     this.#started = true
+    if (options.drivers === false) {
+      if (this.#reporter || existsSync(join(this.dataDir, 'subscriptions.db'))) await this.reporter.start()
+      return
+    }
     const drivers = [...this.#drivers.values()]
     const ready = await Promise.all(drivers.map((d) => d.setup()))
     // reporting starts once the drivers have built their streams, so a new

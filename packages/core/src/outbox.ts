@@ -125,6 +125,10 @@ export class Outbox {
       await box.#loadSegment(join(dir, f), Number(SEGMENT_FILE.exec(f)?.[1]))
       await yieldToLoop() // one segment at a time, so GETs are served while a big backlog loads
     }
+    // Chunk numbers name batches (X-Smap-Batch-Id), so they must never repeat,
+    // even when every chunk was delivered and no file remembers the last one:
+    // start from the clock in microseconds, which only a wildly wrong clock undercuts.
+    box.#nextSeq = Math.max(box.#nextSeq, Date.now() * 1000)
     box.restored = box.#buffered
     box.#enforceCap(new Set(box.perStream.keys()), true) // the cap may have been lowered since
     return box

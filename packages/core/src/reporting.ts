@@ -183,6 +183,12 @@ class Channel {
     this.added++
   }
 
+  discardPending(): void {
+    this.added -= this.pendingCount
+    this.pending = new Map()
+    this.pendingCount = 0
+  }
+
   async open(): Promise<void> {
     const opts = this.#reporter.options
     this.outbox = await Outbox.open(join(this.dir, 'outbox'), { maxPerStream: this.#config.MaxBuffer, fsync: opts.fsync, logger: opts.logger })
@@ -529,6 +535,8 @@ export class Reporter {
   #started = false
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> | undefined
+  /** When false, readings stay in memory until `flush()` (an import writes a whole chunk at once). */
+  autoFlush = true
 
   constructor(inst: SmapInstance, options: ReporterOptions) {
     this.inst = inst
@@ -614,7 +622,7 @@ export class Reporter {
   }
 
   async #tick(): Promise<void> {
-    await this.flush()
+    if (this.autoFlush) await this.flush()
     const now = Date.now()
     for (const sub of [...this.subscriptions.values()]) {
       if (sub.config.ExpireTime !== undefined && now >= sub.config.ExpireTime) {
@@ -639,6 +647,25 @@ export class Reporter {
     this.#started = false
     if (this.#timer) clearTimeout(this.#timer)
     for (const sub of this.subscriptions.values()) for (const ch of sub.channels) await ch.stop()
+  }
+
+  /** Forgets readings not yet written to an outbox (a failed import chunk). */
+  discardPending(): void {
+    for (const sub of this.subscriptions.values()) for (const ch of sub.channels) ch.discardPending()
+  }
+
+  /** Readings not yet acknowledged by every subscriber (in outboxes or in memory), and dead letters. */
+  async undelivered(): Promise<{ backlog: number; deadLetters: number }> {
+    let backlog = 0
+    let deadLetters = 0
+    for (const sub of this.subscriptions.values()) {
+      for (const ch of sub.channels) {
+        const s = await ch.status()
+        backlog += s.backlogReadings + s.pending
+        deadLetters += s.deadLettered
+      }
+    }
+    return { backlog, deadLetters }
   }
 
   async replay(uuid: string): Promise<number> {

@@ -30,6 +30,8 @@ export interface Sink {
   close: () => Promise<void>
   /** Values per stream path over accepted payloads, in order. */
   values: (path: string) => number[]
+  /** The same, counting each batch id once, as a receiver that drops duplicate batches would. */
+  uniqueValues: (path: string) => number[]
 }
 
 export async function startSink(port = 0): Promise<Sink> {
@@ -93,5 +95,6 @@ export async function startSink(port = 0): Promise<Sink> {
     },
     close: stop,
     values: (path) => accepted.flatMap((r) => (r.body[path]?.Readings ?? []).map(([, v]) => v)),
+    uniqueValues: (path) => accepted.filter((r, i) => r.batchId === undefined || accepted.findIndex((o) => o.batchId === r.batchId) === i).flatMap((r) => (r.body[path]?.Readings ?? []).map(([, v]) => v)),
   }
 }

@@ -53,6 +53,16 @@ describe('the outbox store', () => {
     expect(drain(again)).toEqual(Array.from({ length: 15_000 }, (_, k) => 30_000 + k))
   })
 
+  it('never reuses a chunk number (they name batches), even after everything was delivered', async () => {
+    const box = await Outbox.open(dir, { logger })
+    await box.append(entries(0, 5))
+    const first = box.take(5)[0]?.chunk.seq
+    await box.consume(box.take(5))
+    const again = await Outbox.open(dir, { logger })
+    await again.append(entries(5, 5))
+    expect(again.take(5)[0]?.chunk.seq).toBeGreaterThan(first as number)
+  })
+
   it('reloads partial deliveries and cap trims from small offset documents', async () => {
     const box = await Outbox.open(dir, { logger, maxPerStream: 100 })
     await box.append(entries(0, 50))

@@ -1,0 +1,162 @@
+import { join } from 'node:path'
+import { SmapError, isWithin, normalizePath } from '@smap/sdk'
+import type { DriverInstance } from './driver-host.js'
+import type { SmapInstance } from './instance.js'
+import { openStore } from './_store.js'
+
+/** Options of `importHistory`. */
+export interface ImportOptions {
+  /** Unix ms, inclusive. */
+  start: number
+  /** Unix ms, exclusive. */
+  end: number
+  /** Only drivers at or below this path. */
+  path?: string
+  /** Length of one chunk, ms (default one day). */
+  chunkMs?: number
+  /** Forget earlier progress of the same import and start over. */
+  restart?: boolean
+  /** Attempts per chunk before the import stops (default 3). */
+  attempts?: number
+  signal?: AbortSignal
+  onProgress?: (p: ImportProgress) => void
+}
+
+/** Where an import is. */
+export interface ImportProgress {
+  phase: 'import' | 'deliver' | 'done'
+  driver?: string
+  /** Chunks completed (of all drivers), including those done in an earlier run. */
+  chunksDone: number
+  chunks: number
+  /** Chunks skipped because an earlier run completed them. */
+  resumed: number
+  /** Readings imported in this run. */
+  readings: number
+  /** Start of the chunk just completed (Unix ms). */
+  chunkStart?: number
+  /** Readings waiting for acknowledgement. */
+  undelivered: number
+  elapsedMs: number
+}
+
+/** How an import ended. */
+export interface ImportResult {
+  readings: number
+  chunks: number
+  resumed: number
+  elapsedMs: number
+}
+
+const DAY = 86_400_000
+
+/**
+ * Imports history through drivers' `load()`, a chunk at a time, and waits
+ * until the subscribers have acknowledged every reading. A chunk's readings
+ * reach the outboxes only when the chunk is complete, and only then is it
+ * recorded as done (in the data dir), so a rerun after an interruption
+ * resumes at the first unfinished chunk and sends nothing twice.
+ */
+export async function importHistory(inst: SmapInstance, options: ImportOptions): Promise<ImportResult> {
+  const { start, end } = options
+  const chunkMs = options.chunkMs ?? DAY
+  if (!Number.isFinite(start) || !Number.isFinite(end) || start >= end) {
+    throw new SmapError('SMAP_IMPORT_RANGE', `the import range must have its start before its end, got ${new Date(start).toISOString?.() ?? start} to ${new Date(end).toISOString?.() ?? end}`)
+  }
+  if (!(chunkMs > 0)) throw new SmapError('SMAP_IMPORT_RANGE', `the chunk length must be positive, got ${chunkMs}`)
+  const base = options.path === undefined ? '/' : normalizePath(options.path)
+  const drivers = [...inst.drivers.values()].filter((d) => isWithin(base, d.path) || isWithin(d.path, base))
+  if (drivers.length === 0) throw new SmapError('SMAP_IMPORT_NO_DRIVER', `no driver at or below ${base} in this config`)
+  const loaders = drivers.filter((d) => d.canLoad)
+  if (loaders.length === 0) {
+    throw new SmapError('SMAP_IMPORT_NO_LOAD', `no driver at or below ${base} can import history: ${drivers.map((d) => `${d.path} (${d.label})`).join(', ')} ha${drivers.length === 1 ? 's' : 've'} no load()`)
+  }
+  if (inst.subscriptions.size === 0) {
+    throw new SmapError('SMAP_IMPORT_NO_REPORT', 'the config has no [report] section, so nothing would receive the imported readings; add one (e.g. ReportDeliveryLocation = http://localhost:8079/add, ReportResource = /+)')
+  }
+
+  const began = Date.now()
+  const reporter = inst.reporter
+  reporter.autoFlush = false
+  const ranges: Array<{ start: number; end: number }> = []
+  for (let t = start; t < end; t += chunkMs) ranges.push({ start: t, end: Math.min(end, t + chunkMs) })
+  const store = await openStore(join(inst.dataDir, 'imports.db'))
+  const keyOf = (d: DriverInstance): string => `${d.path}|${d.namespace}|${start}|${end}|${chunkMs}`
+  if (options.restart) for (const d of loaders) await store.remove({ _id: keyOf(d) }, {})
+
+  let readings = 0
+  const counter = (): void => {
+    readings++
+  }
+  // every reading added while importing, by any driver
+  inst.readingListeners.push(counter)
+  let chunksDone = 0
+  let resumed = 0
+  const total = ranges.length * loaders.length
+  const progress = async (phase: ImportProgress['phase'], extra: Partial<ImportProgress> = {}): Promise<void> => {
+    if (!options.onProgress) return
+    const { backlog } = await reporter.undelivered()
+    options.onProgress({ phase, chunksDone, chunks: total, resumed, readings, undelivered: backlog, elapsedMs: Date.now() - began, ...extra })
+  }
+
+  try {
+    await inst.start({ drivers: false })
+    for (const d of loaders) {
+      try {
+        await d.setupOnce()
+      } catch (err) {
+        throw new SmapError('SMAP_IMPORT_SETUP', `driver ${d.path} (${d.label}) failed to set up: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    for (const d of loaders) {
+      const doc = (await store.findOne({ _id: keyOf(d) })) as { done?: number } | null
+      const already = Math.min(doc?.done ?? 0, ranges.length)
+      resumed += already
+      chunksDone += already
+      for (let i = already; i < ranges.length; i++) {
+        options.signal?.throwIfAborted()
+        const range = ranges[i] as { start: number; end: number }
+        const attempts = options.attempts ?? 3
+        for (let attempt = 1; ; attempt++) {
+          const before = readings
+          try {
+            await d.load(range)
+            break
+          } catch (err) {
+            // what a failed attempt added must not be sent: drop it and try again
+            reporter.discardPending()
+            readings = before
+            if (attempt >= attempts || options.signal?.aborted) {
+              throw new SmapError(
+                'SMAP_IMPORT_FAILED',
+                `driver ${d.path} (${d.label}) failed to import ${new Date(range.start).toISOString()} to ${new Date(range.end).toISOString()} (attempt ${attempt} of ${attempts}): ${(err as Error).message}; run the same command again to resume there`,
+                { cause: err },
+              )
+            }
+            await new Promise((r) => setTimeout(r, 1000 * 2 ** (attempt - 1)))
+          }
+        }
+        // the whole chunk into the outboxes, then record it as done
+        await inst.flush()
+        await store.update({ _id: keyOf(d) }, { _id: keyOf(d), done: i + 1 }, { upsert: true })
+        chunksDone++
+        await progress('import', { driver: d.path, chunkStart: range.start })
+      }
+    }
+    // every reading acknowledged, or an honest failure
+    for (;;) {
+      const { backlog, deadLetters } = await reporter.undelivered()
+      if (deadLetters > 0) throw new SmapError('SMAP_IMPORT_REJECTED', `${deadLetters} readings were rejected by a subscriber and set aside as dead letters; see GET /status and POST /reports/UUID/replay under smap run`)
+      if (backlog === 0) break
+      options.signal?.throwIfAborted()
+      await progress('deliver')
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    await progress('done')
+    return { readings, chunks: total, resumed, elapsedMs: Date.now() - began }
+  } finally {
+    const i = inst.readingListeners.indexOf(counter)
+    if (i !== -1) inst.readingListeners.splice(i, 1)
+    reporter.autoFlush = true
+  }
+}

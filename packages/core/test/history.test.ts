@@ -1,0 +1,102 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { defineDriver } from '@smap/sdk'
+import { importHistory, SmapInstance, type ImportProgress, type Logger } from '@smap/core'
+import { startSink, type Sink } from './_sink.js'
+
+const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
+const FIVE_MIN = 300_000
+const DAY = 86_400_000
+const START = Date.UTC(2024, 0, 1)
+const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} }
+
+/** A driver whose history is a reading every 5 minutes; it can be told to fail on some days. */
+function historyDriver(failOn: (dayStart: number, attempt: number) => boolean = () => false) {
+  const attempts = new Map<number, number>()
+  return defineDriver({
+    name: 'history',
+    setup(ctx) {
+      ctx.addTimeseries('/a', 'a', 'W')
+      ctx.addTimeseries('/b', 'b', 'W')
+    },
+    load(ctx, { start, end }) {
+      const attempt = (attempts.get(start) ?? 0) + 1
+      attempts.set(start, attempt)
+      for (let t = start; t < end; t += FIVE_MIN) {
+        ctx.add('/a', t, t / FIVE_MIN)
+        // half a chunk in, a failure: what it added so far must not be sent
+        if (t === start + 12 * 3_600_000 && failOn(start, attempt)) throw new Error(`feed unavailable for ${new Date(start).toISOString().slice(0, 10)}`)
+        ctx.add('/b', t, -t / FIVE_MIN)
+      }
+    },
+  })
+}
+
+describe('importHistory', () => {
+  let dir: string
+  let sink: Sink
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-import-'))
+    sink = await startSink()
+  })
+  afterEach(async () => {
+    await sink.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const source = async (driver = historyDriver()): Promise<SmapInstance> => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir, flushInterval: 10, retryBackoff: 5, maxRetryBackoff: 50 } })
+    inst.addDriver('/hist', driver, {}, { ref: 'history' })
+    await inst.addReport({ uuid: '88888888-8888-4888-8888-888888888888', ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 100_000 })
+    return inst
+  }
+  const expectedA = (days: number): number[] => Array.from({ length: (days * DAY) / FIVE_MIN }, (_, k) => START / FIVE_MIN + k)
+
+  it('imports a chunk a day, delivers every reading once, and reports progress', async () => {
+    const inst = await source()
+    const seen: ImportProgress[] = []
+    const result = await importHistory(inst, { start: START, end: START + 3 * DAY, onProgress: (p) => seen.push(p) })
+    await inst.stop()
+    expect(result).toMatchObject({ readings: 3 * 288 * 2, chunks: 3, resumed: 0 })
+    expect(sink.values('/hist/a')).toEqual(expectedA(3))
+    expect(sink.values('/hist/b')).toEqual(expectedA(3).map((v) => -v))
+    expect(seen.filter((p) => p.phase === 'import').map((p) => [p.chunksDone, p.chunkStart])).toEqual([
+      [1, START],
+      [2, START + DAY],
+      [3, START + 2 * DAY],
+    ])
+    expect(seen.at(-1)).toMatchObject({ phase: 'done', undelivered: 0 })
+  })
+
+  it('retries a failing chunk without sending what the failed attempt added', async () => {
+    const inst = await source(historyDriver((day, attempt) => day === START + DAY && attempt === 1))
+    await importHistory(inst, { start: START, end: START + 2 * DAY })
+    await inst.stop()
+    expect(sink.values('/hist/a')).toEqual(expectedA(2))
+  })
+
+  it('stops with the chunk that keeps failing, then resumes there without sending anything twice', async () => {
+    const first = await source(historyDriver((day) => day === START + 2 * DAY))
+    await expect(importHistory(first, { start: START, end: START + 4 * DAY, attempts: 1 })).rejects.toThrow(
+      'driver /hist (history) failed to import 2024-01-03T00:00:00.000Z to 2024-01-04T00:00:00.000Z (attempt 1 of 1): feed unavailable for 2024-01-03; run the same command again to resume there',
+    )
+    await first.stop()
+    const second = await source()
+    const result = await importHistory(second, { start: START, end: START + 4 * DAY })
+    await second.stop()
+    expect(result).toMatchObject({ chunks: 4, resumed: 2, readings: 2 * 288 * 2 })
+    expect(sink.values('/hist/a')).toEqual(expectedA(4))
+  })
+
+  it('says what is missing: a driver with load(), a report, a sane range', async () => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir } })
+    inst.addDriver('/live', defineDriver({ name: 'live', setup() {} }), {}, { ref: 'live' })
+    await expect(importHistory(inst, { start: START, end: START + DAY })).rejects.toThrow('no driver at or below / can import history: /live (live) has no load()')
+    await expect(importHistory(inst, { start: START, end: START + DAY, path: '/elsewhere' })).rejects.toThrow('no driver at or below /elsewhere in this config')
+    inst.addDriver('/hist', historyDriver(), {}, { ref: 'history' })
+    await expect(importHistory(inst, { start: START, end: START + DAY })).rejects.toThrow(/^the config has no \[report\] section, so nothing would receive the imported readings/)
+    await expect(importHistory(inst, { start: START + DAY, end: START })).rejects.toThrow('the import range must have its start before its end, got 2024-01-02T00:00:00.000Z to 2024-01-01T00:00:00.000Z')
+  })
+})
