@@ -306,7 +306,8 @@ export class DriverInstance implements ResourceOwner {
       uuid: (key) => uuid5(this.namespace, key),
       setHealth: (h) => {
         const since = this.health && this.health.healthy === h.healthy ? this.health.since : Date.now()
-        if (this.health?.healthy !== h.healthy) this.#logger[h.healthy ? 'info' : 'warn'](h.message ?? (h.healthy ? 'healthy again' : 'unhealthy'))
+        const changed = this.health === null ? !h.healthy : this.health.healthy !== h.healthy
+        if (changed) this.#logger[h.healthy ? 'info' : 'warn'](h.message ?? (h.healthy ? 'healthy again' : 'unhealthy'))
         this.health = { healthy: h.healthy, since, ...(h.message === undefined ? {} : { message: h.message }), ...(h.stale === undefined ? {} : { stale: h.stale.map((p) => this.#full(p)) }) }
       },
       addTimeseries: (path: string, keyOrOptions: string | DriverTimeseriesOptions, unit?: string, more?: Omit<DriverTimeseriesOptions, 'unit' | 'key'>) => {
