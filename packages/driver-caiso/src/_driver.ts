@@ -1,0 +1,282 @@
+import { defineDriver, type DriverContext, type LoadRange } from '@smap/sdk'
+import { shown } from './_http.js'
+import { addDays, compareDates, formatYmd, HOUR, localDate, MINUTE, PACIFIC, sleep, startOfDay, type LocalDate } from './_time.js'
+import { CaisoError } from './errors.js'
+import { COMPONENT_NAMES, COMPONENTS, MARKET_QUERIES, MAX_WINDOW_MS, OasisClient, pricePath, splitWindows, type Market, type PriceRow } from './oasis.js'
+import { caisoOptionsSchema, type CaisoOptions } from './options.js'
+import {
+  currentUrl,
+  datedReadings,
+  dateCurrentFile,
+  fetchOutlookFile,
+  historyUrl,
+  OUTLOOK_COLUMNS,
+  parseOutlookCsv,
+  type OutlookFile,
+  type OutlookReading,
+  type OutlookTable,
+} from './outlook.js'
+
+/** What the driver takes from its surroundings; tests replace the waiting. */
+export interface DriverDeps {
+  /** Waits `ms` (default a timer); rejects when `signal` fires. */
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>
+}
+
+/** Day-ahead prices change once a day: ask at most this often while tomorrow's are incomplete. */
+const DAM_REFRESH_MS = HOUR
+/** The real-time window of a poll reaches this far back before the latest price seen, for late rows. */
+const RTM_OVERLAP_MS = HOUR
+/** A history import retries a throttled OASIS request this many times. */
+const LOAD_RETRIES = 4
+
+/** What a driver instance remembers between polls and across restarts of its `start`. */
+interface State {
+  /** Per stream, the time of the latest reading the live poll added. */
+  last: Map<string, number>
+  /** Per Outlook file, the date of the current file at the last poll. */
+  fileDay: Map<OutlookFile, LocalDate>
+  /** Per market, the latest interval start seen. */
+  marketLatest: Map<Market, number>
+  damAskedAt: number | undefined
+  oasis: OasisClient
+  /** Problems of the last poll, by what failed, so each is logged once when it starts and once when it ends. */
+  failing: Map<string, string>
+  unknownColumns: Set<string>
+  /** Recent history files by URL: the host imports in UTC days, so each Pacific day is asked for twice in a row. */
+  history: Map<string, string>
+}
+
+const HISTORY_CACHE_SIZE = 8
+
+// Keyed by the context: the host keeps one per driver instance for its whole
+// life, so a restarted driver (stop/start, or after a failure) resumes where
+// it was and adds no reading twice.
+const states = new WeakMap<DriverContext, State>()
+
+/**
+ * Builds the CAISO driver definition. `deps` is for tests; the package's
+ * default export is `createCaisoDriver()`.
+ */
+export function createCaisoDriver(deps: DriverDeps = {}) {
+  const wait = deps.wait ?? sleep
+  const stateOf = (ctx: DriverContext, options: CaisoOptions): State => {
+    let state = states.get(ctx)
+    if (!state) {
+      state = {
+        last: new Map(),
+        fileDay: new Map(),
+        marketLatest: new Map(),
+        damAskedAt: undefined,
+        oasis: new OasisClient({ baseUrl: options.OasisUrl, now: () => ctx.now(), wait, onThrottle: (m) => ctx.logger.warn(m) }),
+        failing: new Map(),
+        unknownColumns: new Set(),
+        history: new Map(),
+      }
+      states.set(ctx, state)
+    }
+    return state
+  }
+
+  return defineDriver({
+    name: 'caiso',
+    description: "California ISO grid data: Today's Outlook demand and supply (MW), OASIS locational marginal prices ($/MWh)",
+    options: caisoOptionsSchema,
+
+    setup(ctx, options) {
+      ctx.setMetadata('/', { 'Location/Country': 'USA', 'Location/Area': 'California', 'Extra/ISOName': 'CAISO' })
+      for (const file of options.Files) {
+        for (const c of OUTLOOK_COLUMNS[file]) {
+          ctx.addTimeseries(c.path, c.path, 'MW', { readingType: 'double', timezone: PACIFIC, description: c.description })
+          ctx.setMetadata(c.path, { 'Extra/Type': c.type, 'Extra/Subtype': c.subtype, 'Extra/Source': `${file}.csv`, 'Extra/Column': c.header })
+        }
+      }
+      for (const node of options.Nodes) {
+        for (const market of options.Markets) {
+          const q = MARKET_QUERIES[market]
+          for (const component of COMPONENTS) {
+            const path = pricePath(node, market, component)
+            ctx.addTimeseries(path, path, '$/MWh', {
+              readingType: 'double',
+              timezone: PACIFIC,
+              description: `${COMPONENT_NAMES[component]} at ${node}, ${q.description} (OASIS ${q.queryname})`,
+            })
+            ctx.setMetadata(path, { 'Extra/Type': 'price', 'Extra/Subtype': component.toLowerCase(), 'Extra/Node': node, 'Extra/Market': market, 'Extra/Source': q.queryname })
+          }
+        }
+      }
+      stateOf(ctx, options)
+    },
+
+    start(ctx, options) {
+      const state = stateOf(ctx, options)
+      ctx.periodic((signal) => poll(ctx, options, state, signal), options.Rate)
+    },
+
+    async load(ctx, range, options) {
+      await load(ctx, options, stateOf(ctx, options), range)
+    },
+  })
+}
+
+function remember(cache: Map<string, string>, url: string, csv: string): void {
+  cache.delete(url)
+  cache.set(url, csv)
+  for (const oldest of cache.keys()) {
+    if (cache.size <= HISTORY_CACHE_SIZE) break
+    cache.delete(oldest)
+  }
+}
+
+/** Adds the readings newer than the latest already added per stream; `last` is updated. */
+function publish(ctx: DriverContext, last: Map<string, number>, readings: OutlookReading[]): void {
+  for (const r of readings) {
+    for (const { column, value } of r.values) {
+      if (r.time > (last.get(column.path) ?? -Infinity)) {
+        ctx.add(column.path, r.time, value)
+        last.set(column.path, r.time)
+      }
+    }
+  }
+}
+
+function publishPrices(ctx: DriverContext, last: Map<string, number>, market: Market, rows: PriceRow[]): void {
+  for (const row of rows) {
+    const path = pricePath(row.node, market, row.component)
+    if (row.time > (last.get(path) ?? -Infinity)) {
+      ctx.add(path, row.time, row.value)
+      last.set(path, row.time)
+    }
+  }
+}
+
+function noteUnknownColumns(ctx: DriverContext, state: State, table: OutlookTable): void {
+  const fresh = table.unknown.filter((h) => !state.unknownColumns.has(`${table.file}\u0000${h}`))
+  if (fresh.length === 0) return
+  for (const h of fresh) state.unknownColumns.add(`${table.file}\u0000${h}`)
+  ctx.logger.info(`${table.file}.csv has columns this driver does not know, ignored: ${fresh.map((h) => JSON.stringify(h)).join(', ')}`)
+}
+
+/** One live poll: every Outlook file, then each price market. A failure is reported, never thrown. */
+async function poll(ctx: DriverContext, options: CaisoOptions, state: State, signal: AbortSignal): Promise<void> {
+  const failed = new Map<string, string>()
+  const attempt = async (what: string, fn: () => Promise<void>): Promise<boolean> => {
+    try {
+      await fn()
+      return true
+    } catch (err) {
+      if (signal.aborted) return false
+      failed.set(what, err instanceof Error ? err.message : String(err))
+      return !(err instanceof CaisoError && err.code === 'SMAP_CAISO_THROTTLED')
+    }
+  }
+  for (const file of options.Files) {
+    await attempt(`${file}.csv`, () => pollOutlook(ctx, options, state, file, signal))
+  }
+  if (options.Nodes.length > 0) {
+    for (const market of options.Markets) {
+      // a throttled OASIS is left alone until the next poll
+      if (!(await attempt(`OASIS ${market}`, () => pollPrices(ctx, options, state, market, signal)))) break
+    }
+  }
+  if (signal.aborted) return
+  for (const [what, message] of failed) if (state.failing.get(what) !== message) ctx.logger.warn(message)
+  for (const what of state.failing.keys()) if (!failed.has(what)) ctx.logger.info(`${what} is answering again`)
+  state.failing = failed
+  ctx.setHealth(failed.size === 0 ? { healthy: true } : { healthy: false, message: [...failed.values()].join('; ') })
+}
+
+async function pollOutlook(ctx: DriverContext, options: CaisoOptions, state: State, file: OutlookFile, signal: AbortSignal): Promise<void> {
+  const now = ctx.now()
+  const url = currentUrl(options.OutlookUrl, file, now)
+  const table = parseOutlookCsv((await fetchOutlookFile(url, signal)) as string, file, shown(url))
+  noteUnknownColumns(ctx, state, table)
+  const { date, readings } = dateCurrentFile(table, now)
+  const seen = state.fileDay.get(file)
+  if (seen && compareDates(seen, date) < 0) {
+    // The day turned over since the last poll: the rows of the old day that
+    // appeared after that poll are now only in its history file.
+    const old = historyUrl(options.OutlookUrl, file, seen)
+    const csv = await fetchOutlookFile(old, signal, true)
+    if (csv === undefined) ctx.logger.warn(`${old} answered 404: readings of ${formatYmd(seen)} after the last poll of that day are missing`)
+    else publish(ctx, state.last, datedReadings(parseOutlookCsv(csv, file, old), seen))
+  }
+  if (!seen || compareDates(seen, date) < 0) state.fileDay.set(file, date)
+  publish(ctx, state.last, readings)
+}
+
+async function pollPrices(ctx: DriverContext, options: CaisoOptions, state: State, market: Market, signal: AbortSignal): Promise<void> {
+  const now = ctx.now()
+  const today = localDate(now)
+  const latest = state.marketLatest.get(market)
+  let start: number
+  let end: number
+  if (market === 'DAM') {
+    // today's and, once published (early afternoon Pacific), tomorrow's hours
+    start = startOfDay(today)
+    end = startOfDay(addDays(today, 2))
+    const complete = latest !== undefined && latest >= end - HOUR
+    if (state.damAskedAt !== undefined && (now - state.damAskedAt < DAM_REFRESH_MS || complete)) return
+  } else {
+    const step = MARKET_QUERIES[market].intervalMs
+    end = Math.ceil(now / step) * step + step
+    start = latest === undefined ? startOfDay(today) : latest - RTM_OVERLAP_MS
+    start = Math.max(start, end - MAX_WINDOW_MS)
+  }
+  const rows = await state.oasis.prices(market, options.Nodes, start, end, signal)
+  if (market === 'DAM') state.damAskedAt = now
+  publishPrices(ctx, state.last, market, rows)
+  const newest = rows.at(-1)?.time
+  if (newest !== undefined && newest > (latest ?? -Infinity)) state.marketLatest.set(market, newest)
+}
+
+/**
+ * Imports `[start, end)`: each Pacific day's Outlook history files (today's
+ * current file for today), then OASIS prices in windows of at most 30 days,
+ * one request per 5 s. Readings go out with their own times, once each.
+ */
+async function load(ctx: DriverContext, options: CaisoOptions, state: State, range: LoadRange): Promise<void> {
+  const { start, end } = range
+  if (!Number.isFinite(start) || !Number.isFinite(end) || !(start < end)) {
+    throw new CaisoError('SMAP_CAISO_RANGE', `cannot import CAISO history from ${String(start)} to ${String(end)}: expected Unix ms with start before end`)
+  }
+  const signal = ctx.signal
+  const last = new Map<string, number>()
+  const inRange = (t: number): boolean => t >= start && t < end
+
+  if (options.Files.length > 0) {
+    const now = ctx.now()
+    const today = localDate(now)
+    const lastDay = localDate(end - 1)
+    for (let day = localDate(start); compareDates(day, lastDay) <= 0 && compareDates(day, today) <= 0; day = addDays(day, 1)) {
+      const isToday = compareDates(day, today) === 0
+      for (const file of options.Files) {
+        signal.throwIfAborted()
+        const url = isToday ? currentUrl(options.OutlookUrl, file, now) : historyUrl(options.OutlookUrl, file, day)
+        const csv = state.history.get(url) ?? (await fetchOutlookFile(url, signal, true))
+        if (csv !== undefined && !isToday) remember(state.history, url, csv)
+        if (csv === undefined) {
+          ctx.logger.warn(`no ${file}.csv for ${formatYmd(day)}: ${shown(url)} answered 404; that day's ${file} is skipped`)
+          continue
+        }
+        const table = parseOutlookCsv(csv, file, shown(url))
+        noteUnknownColumns(ctx, state, table)
+        const readings = isToday ? dateCurrentFile(table, now).readings : datedReadings(table, day)
+        publish(ctx, last, readings.filter((r) => inRange(r.time)))
+      }
+    }
+  }
+
+  if (options.Nodes.length > 0) {
+    // OASIS takes whole minutes
+    const from = Math.floor(start / MINUTE) * MINUTE
+    const to = Math.ceil(end / MINUTE) * MINUTE
+    for (const market of options.Markets) {
+      for (const w of splitWindows(from, to)) {
+        signal.throwIfAborted()
+        const rows = await state.oasis.prices(market, options.Nodes, w.start, w.end, signal, LOAD_RETRIES)
+        publishPrices(ctx, last, market, rows.filter((r) => inRange(r.time)))
+      }
+    }
+  }
+}
