@@ -13,6 +13,9 @@ import {
   type ReadingValue,
   type TimeseriesHandle,
 } from '@smap/sdk'
+import { readFileSync } from 'node:fs'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { SmapInstance } from './instance.js'
 import { periodic, type PeriodicJob } from './periodic.js'
 import type { Timeseries } from './timeseries.js'
@@ -116,6 +119,9 @@ export class DriverInstance implements ResourceOwner {
   #failures: number[] = []
   #restartTimer: NodeJS.Timeout | undefined
   #generation = 0
+  #state: Map<string, unknown> | undefined
+  #stateTimer: NodeJS.Timeout | undefined
+  #stateSaving: Promise<void> = Promise.resolve()
 
   constructor(inst: SmapInstance, path: string, definition: DriverDefinition, options: unknown, source: DriverSource, supervision: SupervisionOptions = {}) {
     this.#inst = inst
@@ -218,7 +224,47 @@ export class DriverInstance implements ResourceOwner {
     const wasActive = this.state !== 'failed' && this.state !== 'loaded'
     this.state = 'stopping'
     await this.#halt(wasActive)
+    if (this.#stateTimer) {
+      clearTimeout(this.#stateTimer)
+      this.#stateTimer = undefined
+      await this.saveState()
+    }
+    await this.#stateSaving
     this.state = 'stopped'
+  }
+
+  get #stateFile(): string {
+    return join(this.#inst.dataDir, 'drivers', `${this.namespace}.json`)
+  }
+
+  #loadState(): Map<string, unknown> {
+    if (!this.#state) {
+      let saved: Record<string, unknown> = {}
+      try {
+        saved = JSON.parse(readFileSync(this.#stateFile, 'utf8')) as Record<string, unknown>
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#logger.warn(`cannot read its saved state ${this.#stateFile} (${(err as Error).message}); starting without it`)
+      }
+      this.#state = new Map(Object.entries(saved))
+    }
+    return this.#state
+  }
+
+  /** Writes `ctx.state` (after flushing readings to the outboxes, so none can be skipped after a crash). */
+  saveState(): Promise<void> {
+    this.#stateSaving = this.#stateSaving.then(async () => {
+      if (!this.#state) return
+      const file = this.#stateFile
+      try {
+        await this.#inst.flush()
+        await mkdir(dirname(file), { recursive: true })
+        await writeFile(`${file}.tmp`, JSON.stringify(Object.fromEntries(this.#state)))
+        await rename(`${file}.tmp`, file)
+      } catch (err) {
+        this.#logger.error(`cannot save its state to ${file}; it is kept in memory and saved again on the next change`, err)
+      }
+    })
+    return this.#stateSaving
   }
 
   /** Ends the current generation: jobs, signal, the driver's own stop. */
@@ -304,6 +350,16 @@ export class DriverInstance implements ResourceOwner {
       logger: this.#logger,
       now: () => Date.now(),
       uuid: (key) => uuid5(this.namespace, key),
+      state: {
+        get: <T>(key: string) => structuredClone(this.#loadState().get(key)) as T | undefined,
+        set: (key: string, value: unknown) => {
+          this.#loadState().set(key, JSON.parse(JSON.stringify(value)) as unknown)
+          this.#stateTimer ??= setTimeout(() => {
+            this.#stateTimer = undefined
+            void this.saveState()
+          }, 1000)
+        },
+      },
       setHealth: (h) => {
         const since = this.health && this.health.healthy === h.healthy ? this.health.since : Date.now()
         const changed = this.health === null ? !h.healthy : this.health.healthy !== h.healthy

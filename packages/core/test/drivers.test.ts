@@ -334,6 +334,33 @@ describe('driver supervision', () => {
     expect([...inst.drivers.values()].map((d) => d.state)).toEqual(['stopped', 'stopped'])
   })
 
+  it('keeps a driver instance state across a restart, saved after its readings are in the outboxes', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'smap-state-'))
+    try {
+      const counter = defineDriver({
+        name: 'resumable',
+        setup(ctx) {
+          ctx.addTimeseries('/n', 'n', 'count')
+        },
+        start(ctx) {
+          const from = ctx.state.get<number>('next') ?? 0
+          for (let k = from; k < from + 3; k++) ctx.add('/n', 1000 + k, k)
+          ctx.state.set('next', from + 3)
+        },
+      })
+      for (const expected of [2, 5]) {
+        const inst = new SmapInstance(ROOT, { logger: recordingLogger(), server: { dataDir } })
+        inst.addDriver('/r', counter, {}, { key: 'resumable-1' })
+        await inst.start()
+        expect(inst.getTimeseries('/r/n')?.latest?.[1]).toBe(expected)
+        await inst.stop()
+      }
+      expect(JSON.parse(await readFile(join(dataDir, 'drivers', `${uuid5(ROOT, 'resumable-1')}.json`), 'utf8'))).toEqual({ next: 6 })
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it('aborts the driver signal on stop', async () => {
     const inst = new SmapInstance(ROOT, { logger: recordingLogger() })
     let signal: AbortSignal | undefined

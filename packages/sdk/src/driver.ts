@@ -47,6 +47,17 @@ export interface DriverHealth {
   stale?: string[]
 }
 
+/**
+ * A driver instance's small durable memory (e.g. the time of the last reading
+ * it published), kept across restarts. Values must be JSON. The host saves it
+ * shortly after a change, and only once the readings added before the change
+ * are safe in the outboxes, so a crash can repeat work but never skip any.
+ */
+export interface DriverStateStore {
+  get<T = unknown>(key: string): T | undefined
+  set(key: string, value: unknown): void
+}
+
 /** Log lines from a driver, prefixed with its path by the host. */
 export interface DriverLogger {
   info(message: string): void
@@ -66,6 +77,8 @@ export interface DriverContext {
   /** Fires when the driver is stopped or restarted: pass it to fetch() and timers. */
   readonly signal: AbortSignal
   readonly logger: DriverLogger
+  /** Durable memory of this driver instance, kept across restarts. */
+  readonly state: DriverStateStore
   /** The current time in Unix ms (controllable in the test harness). */
   now(): number
   /** The uuid of `key` in this driver's namespace. */

@@ -22,6 +22,7 @@ export type {
   DriverJob,
   DriverLogger,
   DriverPeriodicOptions,
+  DriverStateStore,
   DriverTimeseriesOptions,
   LoadRange,
   OptionsSchema,

@@ -28,6 +28,8 @@ export interface HarnessOptions {
   key?: string
   /** Start time of the controllable clock, Unix ms (default 2024-01-01T00:00:00Z). */
   now?: number
+  /** The driver's durable state as a previous run left it (see `harness.state()`), to test a restart. */
+  state?: Record<string, unknown>
 }
 
 /** A stream the driver created, with every reading it added. */
@@ -58,6 +60,8 @@ export interface DriverHarness<S extends OptionsSchema = OptionsSchema> {
   readonly logs: Array<{ level: 'info' | 'warn' | 'error'; message: string }>
   /** What the driver last said with `ctx.setHealth`. */
   health(): DriverHealth | undefined
+  /** A copy of the driver's durable state (`ctx.state`), e.g. to start another harness as a restart. */
+  state(): Record<string, unknown>
   /** The harness clock, Unix ms. */
   now(): number
   /** Runs the driver's `start`. */
@@ -123,6 +127,7 @@ export async function createHarness<S extends OptionsSchema>(
   const errors: Error[] = []
   const logs: DriverHarness['logs'] = []
   let health: DriverHealth | undefined
+  const state = new Map<string, unknown>(Object.entries(structuredClone(init.state ?? {})))
 
   const rel = (path: string): string => normalizePath(path)
   const full = (r: string): string => (attach === '/' ? r : r === '/' ? attach : `${attach}${r}`)
@@ -165,6 +170,12 @@ export async function createHarness<S extends OptionsSchema>(
     },
     now: () => clock,
     uuid: (key) => uuid5(namespace, key),
+    state: {
+      get: <T>(key: string) => structuredClone(state.get(key)) as T | undefined,
+      set: (key: string, value: unknown) => {
+        state.set(key, JSON.parse(JSON.stringify(value)) as unknown)
+      },
+    },
     setHealth: (h) => {
       health = { ...h, stale: h.stale?.map((p) => rel(p)) }
     },
@@ -235,6 +246,7 @@ export async function createHarness<S extends OptionsSchema>(
     errors,
     logs,
     health: () => health,
+    state: () => Object.fromEntries(structuredClone([...state])),
     now: () => clock,
     async start() {
       await def.start?.(ctx, options)

@@ -83,6 +83,26 @@ describe('createHarness', () => {
     expect(h.readings('/v').map(([, v]) => v)).toEqual([1, 3])
   })
 
+  it('carries ctx.state from one harness to the next, as a restart would', async () => {
+    const resumable = defineDriver({
+      name: 'resumable',
+      setup(ctx) {
+        ctx.addTimeseries('/n', 'n', 'count')
+      },
+      start(ctx) {
+        const from = ctx.state.get<number>('next') ?? 0
+        ctx.add('/n', from)
+        ctx.state.set('next', from + 1)
+      },
+    })
+    const first = await createHarness(resumable)
+    await first.start()
+    const second = await createHarness(resumable, {}, { state: first.state() })
+    await second.start()
+    expect(second.readings('/n').map(([, v]) => v)).toEqual([1])
+    expect(second.state()).toEqual({ next: 2 })
+  })
+
   it('fires the abort signal on stop and calls the driver stop', async () => {
     let stopped = false
     const h = await createHarness(defineDriver({ name: 's', setup() {}, stop: () => void (stopped = true) }))
