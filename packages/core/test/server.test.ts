@@ -1,5 +1,6 @@
 import { request } from 'node:http'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { collectionObjectSchema, timeseriesObjectSchema } from '@smap/sdk'
 import { serve, SmapInstance, type SmapServer } from '@smap/core'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
@@ -72,6 +73,15 @@ describe('the HTTP server', () => {
       Contents: ['sensor0'],
       Metadata: { Instrument: { Manufacturer: 'sMAP Implementer Forum' } },
     })
+  })
+
+  it('serves objects that match the wire schemas of DESIGN.md §3', async () => {
+    inst.setMetadata('/instrument0/sensor0', { 'Extra/Phase': 'A' })
+    inst.add('/instrument0/sensor0', 1700000000000, 42)
+    const all = (await get(server, '/data/+')).body as Record<string, unknown>
+    expect(timeseriesObjectSchema.strict().parse(all['/instrument0/sensor0'])).toBeTruthy()
+    expect(collectionObjectSchema.strict().parse(all['/instrument0'])).toBeTruthy()
+    expect(collectionObjectSchema.strict().parse(all['/'])).toBeTruthy()
   })
 
   it('answers PATH/+ with everything below, keyed by relative path', async () => {
