@@ -409,8 +409,10 @@ interface OutboxDoc {
   $$deleted?: boolean
   /** a chunk's or an offset document's sequence number */
   s?: number
-  /** a chunk's entries */
+  /** a chunk's entries (as stored before chunks became JSON strings) */
   e?: Array<{ p: string; r: Array<[number, number]> }>
+  /** a chunk's entries as one JSON string */
+  j?: string
   /** readings of each entry already delivered or dropped */
   o?: number[]
 }
@@ -435,8 +437,9 @@ async function readOutbox(outbox: string): Promise<Set<string>> {
     const offsets = new Map<number, number[]>()
     for (const d of docs.values()) if (Array.isArray(d.o) && typeof d.s === 'number') offsets.set(d.s, d.o)
     for (const d of docs.values()) {
-      if (!Array.isArray(d.e) || typeof d.s !== 'number') continue
-      d.e.forEach((entry, i) => {
+      const entries = typeof d.j === 'string' ? (JSON.parse(d.j) as OutboxDoc['e']) : d.e
+      if (!Array.isArray(entries) || typeof d.s !== 'number') continue
+      entries.forEach((entry, i) => {
         for (const [, v] of entry.r.slice(offsets.get(d.s as number)?.[i] ?? 0)) out.add(`${entry.p} ${v}`)
       })
     }

@@ -147,15 +147,17 @@ export class Outbox {
     const raw = (ds as unknown as { __original: { getAllData(): Array<Record<string, unknown>> } }).__original
     const docs = raw.getAllData()
     const offsets = new Map<number, number[]>()
-    const chunks: Array<{ s: number; t: number; e: OutboxEntry[] }> = []
+    const chunks: Array<{ s: number; t: number; e?: OutboxEntry[]; j?: string }> = []
     for (const d of docs) {
       if (Array.isArray(d.o) && typeof d.s === 'number') offsets.set(d.s, d.o as number[])
-      else if (Array.isArray(d.e) && typeof d.s === 'number') chunks.push(d as unknown as { s: number; t: number; e: OutboxEntry[] })
+      else if ((typeof d.j === 'string' || Array.isArray(d.e)) && typeof d.s === 'number') chunks.push(d as unknown as { s: number; t: number; e?: OutboxEntry[]; j?: string })
     }
     chunks.sort((a, b) => a.s - b.s)
     const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: true, damaged: false }
-    for (const c of chunks) {
-      const chunk = new Chunk(c.s, c.t, c.e, offsets.get(c.s) ?? c.e.map(() => 0), seg)
+    for (const [k, c] of chunks.entries()) {
+      if (k > 0 && c.j !== undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
+      const e = c.j !== undefined ? (JSON.parse(c.j) as OutboxEntry[]) : (c.e as OutboxEntry[])
+      const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg)
       this.#nextSeq = Math.max(this.#nextSeq, c.s + 1)
       if (chunk.remaining === 0) {
         await this.#removeDocs(chunk)
@@ -208,9 +210,15 @@ export class Outbox {
         from += take
       }
     }
-    const seg = await this.#activeSegment()
     const now = Date.now()
-    const docs = chunks.map((e) => ({ _id: `c${this.#nextSeq}`, s: this.#nextSeq++, t: now, e }))
+    // each chunk's readings as one JSON string, one chunk per turn of the event loop: NeDB then checks,
+    // copies and serializes a string, not every value (it did that with a replacer, value by value)
+    const docs: Array<{ _id: string; s: number; t: number; j: string }> = []
+    for (const e of chunks) {
+      if (docs.length > 0) await yieldToLoop()
+      docs.push({ _id: `c${this.#nextSeq}`, s: this.#nextSeq++, t: now, j: JSON.stringify(e) })
+    }
+    const seg = await this.#activeSegment()
     try {
       await seg.ds.insert(docs)
       if (this.#fsync) await fsyncFile(seg.file)
@@ -225,13 +233,14 @@ export class Outbox {
     }
     this.writeError = undefined
     const touched = new Set<string>()
-    for (const d of docs) {
-      const chunk = new Chunk(d.s, d.t, d.e, d.e.map(() => 0), seg)
+    for (const [k, d] of docs.entries()) {
+      const e = chunks[k] as OutboxEntry[]
+      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg)
       seg.live++
       seg.readings += chunk.remaining
       this.#queue.push(chunk)
       this.#count(chunk, 1)
-      for (const e of d.e) touched.add(e.p)
+      for (const x of e) touched.add(x.p)
     }
     if (seg.readings >= this.#segmentReadings) {
       seg.sealed = true

@@ -307,7 +307,7 @@ class Channel {
       const location = this.locations[this.#location] as string
       this.state = failures === 0 ? 'delivering' : 'retrying'
       const outcome = await postReport(location, json, { gzip: this.#config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal })
-      if (!this.#running) return
+      if (!this.#running && outcome.kind !== 'ok') return
       if (outcome.kind === 'ok') {
         // counted in the same tick as consume() takes them off the backlog, so the books always balance
         this.delivered += countSlices(slices)
@@ -439,6 +439,8 @@ class Channel {
   async stop(): Promise<void> {
     await this.flush()
     this.#running = false
+    // a POST on the wire gets a moment to be acknowledged, so that a clean stop sends nothing twice
+    if (this.state === 'delivering') await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 1000))])
     this.#abort.abort()
     this.#wake?.()
     await this.#loop
