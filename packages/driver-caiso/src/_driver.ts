@@ -29,12 +29,28 @@ const DAM_REFRESH_MS = HOUR
 const RTM_OVERLAP_MS = HOUR
 /** A history import retries a throttled OASIS request this many times. */
 const LOAD_RETRIES = 4
+/** After downtime, a live poll catches up at most this many days before today; older gaps are for `smap load`. */
+export const CATCH_UP_DAYS = 7
 
-/** What a driver instance remembers between polls and across restarts of its `start`. */
+/** Keys of `ctx.state`, the driver instance's memory that outlives the process. */
+const SAVED = {
+  /** `{ [stream path]: Unix ms }`: the latest reading the live poll added, per stream. */
+  last: 'last',
+  /** `{ [file]: 'YYYYMMDD' }`: the date of each Outlook file at its last poll. */
+  days: 'outlookDays',
+  /** `{ [market]: Unix ms }`: the latest price interval seen, per market. */
+  latest: 'marketLatest',
+} as const
+
+/**
+ * What a driver instance remembers between polls. `last`, `fileDay` and
+ * `marketLatest` are also kept in `ctx.state`, so a new process goes on where
+ * the last one stopped; the rest lives as long as the process.
+ */
 interface State {
   /** Per stream, the time of the latest reading the live poll added. */
   last: Map<string, number>
-  /** Per Outlook file, the date of the current file at the last poll. */
+  /** Per Outlook file, the date of the current file at the last poll: earlier days are complete. */
   fileDay: Map<OutlookFile, LocalDate>
   /** Per market, the latest interval start seen. */
   marketLatest: Map<Market, number>
@@ -45,14 +61,42 @@ interface State {
   unknownColumns: Set<string>
   /** Recent history files by URL: the host imports in UTC days, so each Pacific day is asked for twice in a row. */
   history: Map<string, string>
+  /** What `ctx.state` holds, as JSON per key, so a poll writes only what changed. */
+  saved: Map<string, string>
 }
 
 const HISTORY_CACHE_SIZE = 8
 
 // Keyed by the context: the host keeps one per driver instance for its whole
 // life, so a restarted driver (stop/start, or after a failure) resumes where
-// it was and adds no reading twice.
+// it was and adds no reading twice. A new process starts from `ctx.state`.
 const states = new WeakMap<DriverContext, State>()
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The entries of a saved object whose key is in `keys` and whose value `parse` accepts. */
+function restored<K extends string, V>(saved: unknown, keys: readonly K[], parse: (v: unknown) => V | undefined): Map<K, V> {
+  const out = new Map<K, V>()
+  if (!isRecord(saved)) return out
+  for (const k of keys) {
+    const v = k in saved ? parse(saved[k]) : undefined
+    if (v !== undefined) out.set(k, v)
+  }
+  return out
+}
+
+const parseTime = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
+const parseYmd = (v: unknown): LocalDate | undefined => {
+  const m = typeof v === 'string' ? /^(\d{4})(\d{2})(\d{2})$/.exec(v) : null
+  return m ? { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) } : undefined
+}
+
+/** The driver's streams, whose latest times are worth keeping. */
+function streamPaths(options: CaisoOptions): string[] {
+  const paths = options.Files.flatMap((file) => OUTLOOK_COLUMNS[file].map((c) => c.path))
+  for (const node of options.Nodes) for (const market of options.Markets) for (const component of COMPONENTS) paths.push(pricePath(node, market, component))
+  return paths
+}
 
 /**
  * Builds the CAISO driver definition. `deps` is for tests; the package's
@@ -63,15 +107,23 @@ export function createCaisoDriver(deps: DriverDeps = {}) {
   const stateOf = (ctx: DriverContext, options: CaisoOptions): State => {
     let state = states.get(ctx)
     if (!state) {
+      const saved = new Map<string, string>()
+      const read = (key: string): unknown => {
+        const value = ctx.state.get(key)
+        if (value !== undefined) saved.set(key, JSON.stringify(value))
+        return value
+      }
       state = {
-        last: new Map(),
-        fileDay: new Map(),
-        marketLatest: new Map(),
+        // streams and files no longer configured are forgotten
+        last: restored(read(SAVED.last), streamPaths(options), parseTime),
+        fileDay: restored(read(SAVED.days), options.Files, parseYmd),
+        marketLatest: restored(read(SAVED.latest), options.Markets, parseTime),
         damAskedAt: undefined,
         oasis: new OasisClient({ baseUrl: options.OasisUrl, now: () => ctx.now(), wait, onThrottle: (m) => ctx.logger.warn(m) }),
         failing: new Map(),
         unknownColumns: new Set(),
         history: new Map(),
+        saved,
       }
       states.set(ctx, state)
     }
@@ -128,6 +180,25 @@ function remember(cache: Map<string, string>, url: string, csv: string): void {
   }
 }
 
+/**
+ * Writes what a new process needs to `ctx.state`, once per poll and only what
+ * changed. The host saves it after the readings added so far reach the
+ * outboxes, so a crash may repeat readings but never skips any.
+ */
+function save(ctx: DriverContext, state: State): void {
+  const values: Record<string, unknown> = {
+    [SAVED.last]: Object.fromEntries(state.last),
+    [SAVED.days]: Object.fromEntries([...state.fileDay].map(([file, day]) => [file, formatYmd(day)])),
+    [SAVED.latest]: Object.fromEntries(state.marketLatest),
+  }
+  for (const [key, value] of Object.entries(values)) {
+    const json = JSON.stringify(value)
+    if (state.saved.get(key) === json || (json === '{}' && !state.saved.has(key))) continue
+    ctx.state.set(key, value)
+    state.saved.set(key, json)
+  }
+}
+
 /** Adds the readings newer than the latest already added per stream; `last` is updated. */
 function publish(ctx: DriverContext, last: Map<string, number>, readings: OutlookReading[]): void {
   for (const r of readings) {
@@ -179,6 +250,8 @@ async function poll(ctx: DriverContext, options: CaisoOptions, state: State, sig
       if (!(await attempt(`OASIS ${market}`, () => pollPrices(ctx, options, state, market, signal)))) break
     }
   }
+  // what was added before a stop is worth keeping too
+  save(ctx, state)
   if (signal.aborted) return
   for (const [what, message] of failed) if (state.failing.get(what) !== message) ctx.logger.warn(message)
   for (const what of state.failing.keys()) if (!failed.has(what)) ctx.logger.info(`${what} is answering again`)
@@ -194,12 +267,23 @@ async function pollOutlook(ctx: DriverContext, options: CaisoOptions, state: Sta
   const { date, readings } = dateCurrentFile(table, now)
   const seen = state.fileDay.get(file)
   if (seen && compareDates(seen, date) < 0) {
-    // The day turned over since the last poll: the rows of the old day that
-    // appeared after that poll are now only in its history file.
-    const old = historyUrl(options.OutlookUrl, file, seen)
-    const csv = await fetchOutlookFile(old, signal, true)
-    if (csv === undefined) ctx.logger.warn(`${old} answered 404: readings of ${formatYmd(seen)} after the last poll of that day are missing`)
-    else publish(ctx, state.last, datedReadings(parseOutlookCsv(csv, file, old), seen))
+    // The day turned over since the last poll (at midnight, or while no
+    // process ran): the rows of the old days that appeared after that poll
+    // are now only in their history files.
+    let day = seen
+    const earliest = addDays(date, -CATCH_UP_DAYS)
+    if (compareDates(day, earliest) < 0) {
+      ctx.logger.warn(`${file}.csv was last read for ${formatYmd(seen)}; catching up from ${formatYmd(earliest)} only (import older days with smap load)`)
+      day = earliest
+    }
+    for (; compareDates(day, date) < 0; day = addDays(day, 1)) {
+      const old = historyUrl(options.OutlookUrl, file, day)
+      const csv = await fetchOutlookFile(old, signal, true)
+      if (csv === undefined) ctx.logger.warn(`${old} answered 404: readings of ${formatYmd(day)} after the last poll of that day are missing`)
+      else publish(ctx, state.last, datedReadings(parseOutlookCsv(csv, file, old), day))
+      // done with that day: a failure on a later one resumes after it
+      state.fileDay.set(file, addDays(day, 1))
+    }
   }
   if (!seen || compareDates(seen, date) < 0) state.fileDay.set(file, date)
   publish(ctx, state.last, readings)
@@ -211,9 +295,12 @@ async function pollPrices(ctx: DriverContext, options: CaisoOptions, state: Stat
   const latest = state.marketLatest.get(market)
   let start: number
   let end: number
+  // after downtime, back to the hour after the latest price seen (within CATCH_UP_DAYS)
+  const catchUp = startOfDay(addDays(today, -CATCH_UP_DAYS))
   if (market === 'DAM') {
     // today's and, once published (early afternoon Pacific), tomorrow's hours
     start = startOfDay(today)
+    if (latest !== undefined && latest + HOUR < start) start = Math.max(latest + HOUR, catchUp)
     end = startOfDay(addDays(today, 2))
     const complete = latest !== undefined && latest >= end - HOUR
     if (state.damAskedAt !== undefined && (now - state.damAskedAt < DAM_REFRESH_MS || complete)) return
@@ -221,7 +308,7 @@ async function pollPrices(ctx: DriverContext, options: CaisoOptions, state: Stat
     const step = MARKET_QUERIES[market].intervalMs
     end = Math.ceil(now / step) * step + step
     start = latest === undefined ? startOfDay(today) : latest - RTM_OVERLAP_MS
-    start = Math.max(start, end - MAX_WINDOW_MS)
+    start = Math.max(start, catchUp, end - MAX_WINDOW_MS)
   }
   const rows = await state.oasis.prices(market, options.Nodes, start, end, signal)
   if (market === 'DAM') state.damAskedAt = now

@@ -31,7 +31,7 @@ export interface RecordedRequest {
  * A local stand-in for caiso.com/outlook and oasis.caiso.com/oasisapi that
  * serves the recorded fixtures: `/outlook/current/NAME.csv` from
  * fixtures/outlook/`current`/, `/outlook/history/YYYYMMDD/NAME.csv` from
- * fixtures/outlook/history/ (404 when absent), and `/oasisapi/SingleZip`
+ * fixtures/outlook/history/ or `history` (404 when absent), and `/oasisapi/SingleZip`
  * answering from fixtures/oasis/*.csv by window and node like OASIS does.
  */
 export interface FixtureServer {
@@ -42,10 +42,17 @@ export interface FixtureServer {
   current: string
   /** OASIS shows only real-time intervals that ended by this time (Unix ms). */
   asOf: number
+  /**
+   * The recorded prices appear this many ms later (default 0), e.g. to make
+   * the recorded 2024-01-15 today for a driver that polls with the real clock.
+   */
+  oasisShiftMs: number
   /** Answers given before any data, one per request. */
   oasisQueue: OasisOverride[]
   /** Outlook paths answered with this status instead (e.g. a 500). */
   failing: Map<string, number>
+  /** History files a test made (e.g. with `outlookHistoryDay`), by `YYYYMMDD/NAME.csv`; served before the recorded ones. */
+  history: Map<string, string>
   close(): Promise<void>
 }
 
@@ -57,13 +64,21 @@ function parseOasisTime(s: string | null): number | undefined {
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]))
 }
 
+/** `2024-01-15T08:00:00-00:00`, as OASIS writes times. */
+const oasisIso = (t: number): string => new Date(t).toISOString().replace('.000Z', '-00:00')
+const pacificDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Los_Angeles', year: 'numeric', month: '2-digit', day: '2-digit' })
+/** `2024-01-15`: OPR_DT, the Pacific operating date. */
+const pacificDate = (t: number): string => pacificDay.format(t)
+
 export async function startFixtureServer(): Promise<FixtureServer> {
   const state = {
     requests: [] as RecordedRequest[],
     current: 'current/20240115T1032',
     asOf: Infinity,
+    oasisShiftMs: 0,
     oasisQueue: [] as OasisOverride[],
     failing: new Map<string, number>(),
+    history: new Map<string, string>(),
   }
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -84,6 +99,8 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     }
     m = /^\/outlook\/history\/(\d{8})\/(\w+\.csv)$/.exec(url.pathname)
     if (m) {
+      const made = state.history.get(`${m[1]}/${m[2]}`)
+      if (made !== undefined) return send(200, 'text/csv', made)
       const path = `outlook/history/${m[1]}/${m[2]}`
       return fixtureExists(path) ? send(200, 'text/csv', fixture(path)) : notFound()
     }
@@ -106,13 +123,25 @@ export async function startFixtureServer(): Promise<FixtureServer> {
       const iStart = cols.indexOf('INTERVALSTARTTIME_GMT')
       const iEnd = cols.indexOf('INTERVALENDTIME_GMT')
       const iNode = cols.indexOf('NODE')
-      const picked = rows.filter((row) => {
-        const c = row.split(',')
-        const t = Date.parse(c[iStart] as string)
-        // real-time intervals appear once they have ended; day-ahead prices are published in advance
-        const published = q.get('queryname') !== 'PRC_INTVL_LMP' || Date.parse(c[iEnd] as string) <= state.asOf
-        return t >= start && t < end && published && nodes.has(c[iNode] as string)
-      })
+      const iDate = cols.indexOf('OPR_DT')
+      const shift = state.oasisShiftMs
+      const picked = rows
+        .map((row) => {
+          if (shift === 0) return row
+          const c = row.split(',')
+          const t = Date.parse(c[iStart] as string) + shift
+          c[iStart] = oasisIso(t)
+          c[iEnd] = oasisIso(Date.parse(c[iEnd] as string) + shift)
+          c[iDate] = pacificDate(t)
+          return c.join(',')
+        })
+        .filter((row) => {
+          const c = row.split(',')
+          const t = Date.parse(c[iStart] as string)
+          // real-time intervals appear once they have ended; day-ahead prices are published in advance
+          const published = q.get('queryname') !== 'PRC_INTVL_LMP' || Date.parse(c[iEnd] as string) <= state.asOf
+          return t >= start && t < end && published && nodes.has(c[iNode] as string)
+        })
       if (picked.length === 0) return send(200, 'application/x-zip-compressed', zip(`${name}.xml`, fixture('oasis/no-data.xml')))
       return send(200, 'application/x-zip-compressed', zip(`${name}.csv`, [header, ...picked].join('\n') + '\n'))
     }

@@ -185,13 +185,86 @@ describe("polling Today's Outlook", () => {
     for (const ts of h.timeseries()) expect(increasing(ts.readings), ts.path).toBe(true)
   })
 
-  it('starts a new process over with the whole of today, which receivers keep once per uuid and time', async () => {
-    const a = await createHarness(driver, options({ Files: 'demand' }), { now: AT_1032 })
+  it('adds in a new process only what the last one had not added, from its saved state', async () => {
+    const a = await createHarness(driver, options(), { now: AT_1032 })
     await a.start()
-    const b = await createHarness(driver, options({ Files: 'demand' }), { now: AT_1032 + 60_000 })
+    expect(a.state()).toMatchObject({
+      last: { '/demand/current': pst(15, 10, 25), '/demand/day_ahead_forecast': pst(16, 0, 0), '/fuel/solar': pst(15, 10, 25) },
+      outlookDays: { demand: '20240115', netdemand: '20240115', fuelsource: '20240115' },
+    })
+    const b = await createHarness(driver, options(), { now: AT_1032 + 60_000, state: a.state() })
     await b.start()
-    expect(b.readings('/demand/current')).toEqual(a.readings('/demand/current'))
+    for (const ts of b.timeseries()) expect(ts.readings, ts.path).toEqual([])
     expect(b.get('/demand/current')?.uuid).toBe(a.get('/demand/current')?.uuid)
+    server.current = 'current/20240115T1047'
+    await b.advance(840)
+    expect(times(b.readings('/demand/current'))).toEqual([pst(15, 10, 30), pst(15, 10, 35), pst(15, 10, 40)])
+    expect(b.readings('/demand/day_ahead_forecast')).toEqual([])
+  })
+
+  it('catches up after downtime with the rows published while no process ran, each once', async () => {
+    const a = await createHarness(driver, options(), { now: AT_1032 })
+    await a.start()
+    await a.stop()
+    server.current = 'current/20240115T1047'
+    const b = await createHarness(driver, options(), { now: pst(15, 10, 47), state: a.state() })
+    await b.start()
+    expect(times(b.readings('/demand/current'))).toEqual([pst(15, 10, 30), pst(15, 10, 35), pst(15, 10, 40)])
+    // the two processes together published a reading for every time one running all along would have
+    // (a forecast revised in between keeps its first value, as it would in one process)
+    const whole = await createHarness(driver, options(), { now: pst(15, 10, 47) })
+    await whole.start()
+    for (const ts of whole.timeseries()) expect(times([...a.readings(ts.path), ...b.readings(ts.path)]), ts.path).toEqual(times(ts.readings))
+  })
+
+  it('catches up the rest of yesterday from its history file when the day turned while no process ran', async () => {
+    server.current = 'current/20240115T2358'
+    const a = await createHarness(driver, options({ Files: 'demand' }), { now: pst(15, 23, 58) })
+    await a.start()
+    await a.stop()
+    server.current = 'current/20240116T0008'
+    const from = server.requests.length
+    const b = await createHarness(driver, options({ Files: 'demand' }), { now: pst(16, 0, 8), state: a.state() })
+    await b.start()
+    expect(since(from, '/outlook/history/20240115/demand.csv')).toHaveLength(1)
+    expect(times(b.readings('/demand/current'))).toEqual([pst(15, 23, 55), pst(16, 0, 0), pst(16, 0, 5)])
+    const day = [...a.readings('/demand/current'), ...b.readings('/demand/current')]
+    expect(day).toHaveLength(288 + 2)
+    expect(day.every(([t], i) => i === 0 || t - (day[i - 1] as Reading)[0] === 5 * MIN)).toBe(true)
+    for (const ts of b.timeseries()) expect(increasing([...a.readings(ts.path), ...ts.readings]), ts.path).toBe(true)
+    expect(b.state()).toMatchObject({ outlookDays: { demand: '20240116' }, last: { '/demand/current': pst(16, 0, 5) } })
+  })
+
+  it('catches up at most a week of history files after a long downtime, and says so', async () => {
+    server.current = 'current/20240116T0008'
+    const from = server.requests.length
+    const state = { last: { '/demand/current': pst(5, 12, 0) }, outlookDays: { demand: '20240105' } }
+    const h = await createHarness(driver, options({ Files: 'demand' }), { now: pst(17, 0, 8), state })
+    await h.start()
+    const asked = server.requests.slice(from).map((r) => r.path).filter((p) => p.startsWith('/outlook/history/'))
+    expect(asked).toEqual([10, 11, 12, 13, 14, 15, 16].map((d) => `/outlook/history/202401${d}/demand.csv`))
+    expect(h.logs[0]).toEqual({ level: 'warn', message: 'demand.csv was last read for 20240105; catching up from 20240110 only (import older days with smap load)' })
+    const current = h.readings('/demand/current')
+    expect(current[0]?.[0]).toBe(pst(15, 0, 0))
+    expect(current.filter(([t]) => t < pst(17, 0, 0))).toHaveLength(2 * 288)
+    expect(h.state()).toMatchObject({ outlookDays: { demand: '20240117' } })
+  })
+
+  it('writes its state once per poll, and only when it changed', async () => {
+    const h = await createHarness(driver, options({ Files: 'demand' }), { now: AT_1032 })
+    const keys: string[] = []
+    const set = h.ctx.state.set.bind(h.ctx.state)
+    h.ctx.state.set = (key, value) => {
+      keys.push(key)
+      set(key, value)
+    }
+    await h.start()
+    expect(keys).toEqual(['last', 'outlookDays'])
+    await h.advance(300) // the same file: nothing new
+    expect(keys).toHaveLength(2)
+    server.current = 'current/20240115T1047'
+    await h.advance(300)
+    expect(keys).toEqual(['last', 'outlookDays', 'last'])
   })
 
   it("carries the last rows of a day over midnight from that day's history file", async () => {
@@ -330,6 +403,24 @@ describe('polling OASIS prices', () => {
     expect(h.health()?.message).toMatch(/^OASIS error 1002 for .*queryname=PRC_LMP.*: Invalid Request: node NOT_A_NODE does not exist$/)
     expect(h.readings(`/lmp/${SP15}/rtm/lmp`)).toHaveLength(126)
     expect(h.errors).toEqual([])
+  })
+  it('asks a new process for the prices since the latest one the last process saw, adding none twice', async () => {
+    const { driver: d } = fakeWaitDriver()
+    server.asOf = AT_1032
+    const a = await createHarness(d, options({ Files: '', Nodes: SP15 }), { now: AT_1032 })
+    await a.start()
+    expect(a.state()).toMatchObject({ marketLatest: { DAM: pst(16, 23, 0), RTM: pst(15, 10, 25) } })
+    server.asOf = pst(15, 10, 47)
+    const from = server.requests.length
+    const b = await createHarness(fakeWaitDriver().driver, options({ Files: '', Nodes: SP15 }), { now: pst(15, 10, 47), state: a.state() })
+    await b.start()
+    const asked = since(from, '/oasisapi/SingleZip').map((r) => [r.query.get('queryname'), r.query.get('startdatetime')])
+    expect(asked).toEqual([
+      ['PRC_LMP', '20240115T08:00-0000'],
+      ['PRC_INTVL_LMP', '20240115T17:25-0000'],
+    ])
+    expect(b.readings(`/lmp/${SP15}/dam/lmp`)).toEqual([])
+    expect(times(b.readings(`/lmp/${SP15}/rtm/lmp`))).toEqual([pst(15, 10, 30), pst(15, 10, 35), pst(15, 10, 40)])
   })
 })
 
