@@ -117,6 +117,20 @@ describe('the smap command', () => {
         '',
       ].join('\n'),
     })
+    // a broken [server], a repeated section and key do not hide the problems after them
+    await writeFile(join(dir, 'worse.ini'), `[server]\nPort = abc\n[/]\nuuid = ${ROOT}\n[/t]\ntype = Timeseries\n[/t]\nk = 1\n[/u]\nkey = u\nkey = v\n`)
+    expect(await runSmap(['validate', 'worse.ini'], { cwd: dir })).toEqual({
+      code: 1,
+      output: [
+        'smap validate: 5 problems:',
+        '  worse.ini:2 [server] Port: expected a port number from 0 to 65535, got "abc"',
+        '  worse.ini:5 [/t] Properties/UnitofMeasure: missing: a Timeseries needs its unit, e.g. "Properties/UnitofMeasure = V"',
+        '  worse.ini:7 [/t]: section [/t] appears twice (first on line 5); merge them into one',
+        '  worse.ini:9 [/u] Properties/UnitofMeasure: missing: a Timeseries needs its unit, e.g. "Properties/UnitofMeasure = V"',
+        '  worse.ini:11 [/u] key: set twice in this section (first on line 10); keep one',
+        '',
+      ].join('\n'),
+    })
     await writeFile(join(dir, 'good.ini'), CONF)
     expect(await runSmap(['validate', 'good.ini'], { cwd: dir })).toEqual({ code: 0, output: 'good.ini: ok\n' })
   })

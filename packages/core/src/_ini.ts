@@ -26,8 +26,16 @@ const HEADER = /^\[(.+)\]\s*(?:[;#].*)?$/
 // `s`: a value may hold U+2028, U+2029 or a lone CR, which `.` would not match
 const OPTION = /^([^:=\s][^:=]*?)\s*[:=]\s*(.*)$/s
 
-/** Sections of an INI text in file order; throws a ConfigError naming file and line. */
-export function parseIni(text: string, file: string): IniSection[] {
+/**
+ * Sections of an INI text in file order; throws a ConfigError naming file and
+ * line, or, given `errors`, collects each problem there and reads on (a
+ * repeated section or key keeps its first occurrence).
+ */
+export function parseIni(text: string, file: string, errors?: ConfigError[]): IniSection[] {
+  const fail = (err: ConfigError): void => {
+    if (errors) errors.push(err)
+    else throw err
+  }
   const sections: IniSection[] = []
   const seen = new Map<string, IniSection>()
   let current: IniSection | undefined
@@ -49,30 +57,34 @@ export function parseIni(text: string, file: string): IniSection[] {
     if (header) {
       const name = (header[1] as string).trim()
       const previous = seen.get(name)
+      last = undefined
       if (previous) {
-        throw new ConfigError('SMAP_CONFIG_DUPLICATE_SECTION', { file, line, section: name }, `section [${name}] appears twice (first on line ${previous.line}); merge them into one`)
+        fail(new ConfigError('SMAP_CONFIG_DUPLICATE_SECTION', { file, line, section: name }, `section [${name}] appears twice (first on line ${previous.line}); merge them into one`))
+        current = { name, line, entries: [] } // read on, but keep it out of the result
+        continue
       }
       current = { name, line, entries: [] }
       seen.set(name, current)
       sections.push(current)
-      last = undefined
       continue
     }
     const option = OPTION.exec(trimmed)
     if (!option) {
-      throw new ConfigError(
-        'SMAP_CONFIG_SYNTAX',
-        { file, line, section: current?.name },
-        `cannot read ${JSON.stringify(trimmed)}: expected a [section] header or a "key = value" line`,
-      )
+      fail(new ConfigError('SMAP_CONFIG_SYNTAX', { file, line, section: current?.name }, `cannot read ${JSON.stringify(trimmed)}: expected a [section] header or a "key = value" line`))
+      last = undefined
+      continue
     }
     const key = (option[1] as string).trim()
     if (!current) {
-      throw new ConfigError('SMAP_CONFIG_SYNTAX', { file, line, key }, `"${key}" comes before any [section]; put it under a section such as [/]`)
+      fail(new ConfigError('SMAP_CONFIG_SYNTAX', { file, line, key }, `"${key}" comes before any [section]; put it under a section such as [/]`))
+      last = undefined
+      continue
     }
     const dup = current.entries.find((e) => e.key === key)
     if (dup) {
-      throw new ConfigError('SMAP_CONFIG_DUPLICATE_KEY', { file, line, section: current.name, key }, `set twice in this section (first on line ${dup.line}); keep one`)
+      fail(new ConfigError('SMAP_CONFIG_DUPLICATE_KEY', { file, line, section: current.name, key }, `set twice in this section (first on line ${dup.line}); keep one`))
+      last = undefined
+      continue
     }
     last = { key, value: stripComment(option[2] as string), line }
     current.entries.push(last)

@@ -23,6 +23,8 @@ export interface LoadOptions {
 }
 
 const READING_TYPES: readonly ReadingType[] = ['long', 'double', 'string']
+// stands in for a root uuid that failed to read, so that checking can go on (only when collecting errors)
+const NIL_ROOT = '00000000-0000-4000-8000-000000000000'
 
 /**
  * Builds an instance from a config file (DESIGN.md §6).
@@ -50,7 +52,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
     else if (options.errors && err instanceof ConfigErrors) options.errors.push(...err.errors)
     else throw err
   }
-  const sections = parseIni(text, file)
+  const sections = parseIni(text, file, options.errors)
   const rootSection = sections.find((s) => s.name === '/')
   if (!rootSection) {
     throw new ConfigError(
@@ -59,8 +61,19 @@ export async function loadText(text: string, file: string, options: LoadOptions 
       'no [/] section: every config needs one giving the source its uuid, e.g.\n  [/]\n  uuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92\n(run `smap uuid` for a new one)',
     )
   }
-  const server = readServer(sections.find((s) => s.name === 'server'), file)
-  const root = readRoot(rootSection, file)
+  // when collecting every problem, a broken [server] or [/] must not hide the rest
+  let server: ServerSettings = {}
+  try {
+    server = readServer(sections.find((s) => s.name === 'server'), file)
+  } catch (err) {
+    report(err)
+  }
+  let root: ReturnType<typeof readRoot> = { uuid: NIL_ROOT, common: { metadata: [] } }
+  try {
+    root = readRoot(rootSection, file)
+  } catch (err) {
+    report(err)
+  }
   const inst = new SmapInstance(root.uuid, { timezone: root.timezone, logger: options.logger, server, configFile: resolve(file) })
   applyCommon(inst, '/', rootSection, root.common, file)
 

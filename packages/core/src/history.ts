@@ -95,10 +95,20 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
   const total = ranges.length * loaders.length
   const progress = async (phase: ImportProgress['phase'], extra: Partial<ImportProgress> = {}): Promise<void> => {
     if (!options.onProgress) return
-    const { backlog } = await reporter.undelivered()
+    const { backlog } = reporter.undelivered()
     options.onProgress({ phase, chunksDone, chunks: total, resumed, readings, undelivered: backlog, elapsedMs: Date.now() - began, ...extra })
   }
 
+  const droppedBefore = reporter.undelivered().dropped
+  const checkDropped = (): void => {
+    const dropped = reporter.undelivered().dropped - droppedBefore
+    if (dropped > 0) {
+      throw new SmapError(
+        'SMAP_IMPORT_DROPPED',
+        `${dropped} imported readings were dropped because a subscriber's buffer for a stream was full (MaxBuffer); raise MaxBuffer in the [report] section above the readings one chunk brings per stream, or use shorter chunks (--chunk-hours), and import again with --restart`,
+      )
+    }
+  }
   try {
     await inst.start({ drivers: false })
     for (const d of loaders) {
@@ -115,6 +125,13 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
       chunksDone += already
       for (let i = already; i < ranges.length; i++) {
         options.signal?.throwIfAborted()
+        // backpressure: a chunk waits until the subscribers have room for it, so the cap never drops imported readings
+        while (reporter.undelivered().fullest > 0.5) {
+          options.signal?.throwIfAborted()
+          checkDropped()
+          await progress('deliver')
+          await new Promise((r) => setTimeout(r, 100))
+        }
         const range = ranges[i] as { start: number; end: number }
         const attempts = options.attempts ?? 3
         for (let attempt = 1; ; attempt++) {
@@ -138,6 +155,7 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
         }
         // the whole chunk into the outboxes, then record it as done
         await inst.flush()
+        checkDropped()
         await store.update({ _id: keyOf(d) }, { _id: keyOf(d), done: i + 1 }, { upsert: true })
         chunksDone++
         await progress('import', { driver: d.path, chunkStart: range.start })
@@ -145,7 +163,8 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
     }
     // every reading acknowledged, or an honest failure
     for (;;) {
-      const { backlog, deadLetters } = await reporter.undelivered()
+      checkDropped()
+      const { backlog, deadLetters } = reporter.undelivered()
       if (deadLetters > 0) throw new SmapError('SMAP_IMPORT_REJECTED', `${deadLetters} readings were rejected by a subscriber and set aside as dead letters; see GET /status and POST /reports/UUID/replay under smap run`)
       if (backlog === 0) break
       options.signal?.throwIfAborted()

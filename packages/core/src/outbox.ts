@@ -92,6 +92,7 @@ export class Outbox {
   #active: Segment | undefined
   #nextSeq = 1
   #nextSegment = 1
+  #progress: Promise<void> = Promise.resolve()
   #buffered = 0
   /** readings buffered per stream path */
   readonly perStream = new Map<string, number>()
@@ -328,9 +329,15 @@ export class Outbox {
     for (const s of slices) s.chunk.inflight = false
   }
 
-  /** Removes delivered (or dead-lettered) readings; empty chunks and segments go from disk. */
-  async consume(slices: OutboxSlice[]): Promise<void> {
+  /**
+   * Removes delivered (or dead-lettered) readings and returns how many it
+   * removed (a reading the cap dropped meanwhile is not counted twice); their
+   * removal from disk follows, `settled()` awaits it. Chunks stay in flight
+   * until `release`.
+   */
+  consume(slices: OutboxSlice[]): number {
     const touched = new Set<Chunk>()
+    let removed = 0
     for (const s of slices) {
       const off = s.chunk.off[s.i] ?? 0
       const n = Math.max(0, s.to - off)
@@ -339,20 +346,28 @@ export class Outbox {
         s.chunk.remaining -= n
         s.chunk.seg.readings -= n
         this.#buffered -= n
+        removed += n
         const p = (s.chunk.entries[s.i] as OutboxEntry).p
         const v = (this.perStream.get(p) ?? 0) - n
         if (v <= 0) this.perStream.delete(p)
         else this.perStream.set(p, v)
       }
-      s.chunk.inflight = false
       touched.add(s.chunk)
     }
-    for (const chunk of touched) await this.#persistProgress(chunk)
+    this.#progress = this.#progress.then(async () => {
+      for (const chunk of touched) await this.#persistProgress(chunk)
+    })
     while (this.#head < this.#queue.length && (this.#queue[this.#head] as Chunk).remaining === 0) this.#head++
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue.splice(0, this.#head)
       this.#head = 0
     }
+    return removed
+  }
+
+  /** Resolves when every removal so far is recorded on disk. */
+  settled(): Promise<void> {
+    return this.#progress
   }
 
   async #persistProgress(chunk: Chunk): Promise<void> {

@@ -70,8 +70,13 @@ export function checkLocation(location: string, policy: LocationPolicy = {}): st
 
 function isLinkLocal(host: string): boolean {
   if (isIP(host) === 4) return host.startsWith('169.254.')
-  if (isIP(host) === 6) return /^fe[89ab][0-9a-f]:/i.test(host) || /^::ffff:169\.254\./i.test(host)
-  return false
+  if (isIP(host) !== 6) return false
+  if (/^fe[89ab][0-9a-f]:/i.test(host)) return true
+  // an IPv4-mapped address, which URL writes in hex: [::ffff:169.254.169.254] becomes [::ffff:a9fe:a9fe]
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host)
+  if (dotted) return isLinkLocal(dotted[1] as string)
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(host)
+  return hex !== null && parseInt(hex[1] as string, 16) === 0xa9fe
 }
 
 /** Normalizes a subscription, throwing a SmapError that names the problem. */
@@ -310,8 +315,8 @@ class Channel {
       if (!this.#running && outcome.kind !== 'ok') return
       if (outcome.kind === 'ok') {
         // counted in the same tick as consume() takes them off the backlog, so the books always balance
-        this.delivered += countSlices(slices)
-        if (slices.length > 0) await (this.outbox as Outbox).consume(slices)
+        if (slices.length > 0) this.delivered += (this.outbox as Outbox).consume(slices)
+        await (this.outbox as Outbox).settled()
         for (const [r, v] of sent) this.#sentMeta.set(r, v)
         if (metaOnly) this.#needFull = false
         this.lastSuccess = Date.now()
@@ -414,8 +419,8 @@ class Channel {
       await this.#sleep(5000, false)
       return
     }
-    this.deadLettered += n
-    await (this.outbox as Outbox).consume(slices)
+    this.deadLettered += (this.outbox as Outbox).consume(slices)
+    await (this.outbox as Outbox).settled()
     this.#reporter.options.logger.warn(`report ${this.#config.uuid}: batch ${id} (${n} readings) was rejected (${error}); it is kept as a dead letter, replay it with POST /reports/${this.#config.uuid}/replay`)
   }
 
@@ -426,7 +431,11 @@ class Channel {
     const docs = (await store.find({}).sort({ t: 1 })) as unknown as Array<{ _id: string; n: number; e: OutboxEntry[] }>
     let n = 0
     for (const d of docs) {
-      await this.outbox.append(d.e)
+      try {
+        await this.outbox.append(d.e)
+      } catch (err) {
+        throw new SmapError('SMAP_REPORT_WRITE', `cannot move dead letters back into the outbox in ${this.dir}: ${(err as Error).message}; ${n} readings were replayed, try again when the disk has room`, { cause: err })
+      }
       await store.remove({ _id: d._id }, {})
       this.#deadLetterCount--
       this.deadLettered -= d.n
@@ -454,13 +463,15 @@ class Channel {
 
   async status(): Promise<ChannelStatus> {
     const box = this.outbox
+    // the one figure that needs I/O first: every counter below is then read in one tick, so they always balance
+    const backlogBytes = (await box?.bytes()) ?? 0
     const oldest = box?.oldest
     return {
       locations: this.locations,
       currentLocation: this.locations[this.#location] as string,
       state: this.state,
       backlogReadings: box?.buffered ?? 0,
-      backlogBytes: (await box?.bytes()) ?? 0,
+      backlogBytes,
       oldestUndeliveredAgeMs: oldest === undefined ? null : Date.now() - oldest,
       lastSuccess: this.lastSuccess ?? null,
       lastError: this.lastError ?? null,
@@ -560,13 +571,15 @@ export class Reporter {
   /** Adds (or replaces) a subscription; opened at once if reporting has started. */
   async add(config: ReportConfig, origin: 'config' | 'http', where?: string, name?: string): Promise<Subscription> {
     const previous = this.subscriptions.get(config.uuid)
-    if (previous) await this.#closeChannels(previous, config)
     const sub = new Subscription(config, origin, where, name)
     const dir = join(this.options.dataDir, 'reports', config.uuid)
     const groups = config.Delivery === 'fanout' ? config.ReportDeliveryLocation.map((l) => [l]) : [config.ReportDeliveryLocation]
     sub.channels = groups.map((locations, i) => new Channel(this, sub, join(dir, String(i)), locations))
+    // new readings go to the new channels from now on (held in memory until they open) ...
     this.subscriptions.set(config.uuid, sub)
     this.version++
+    // ... while the old ones write what they hold and close, before the new ones open the same files
+    if (previous) await this.#closeChannels(previous, config)
     if (origin === 'http') await this.#persist(sub)
     if (this.#started) for (const ch of sub.channels) await ch.open()
     return sub
@@ -656,18 +669,25 @@ export class Reporter {
     for (const sub of this.subscriptions.values()) for (const ch of sub.channels) ch.discardPending()
   }
 
-  /** Readings not yet acknowledged by every subscriber (in outboxes or in memory), and dead letters. */
-  async undelivered(): Promise<{ backlog: number; deadLetters: number }> {
+  /**
+   * Readings not yet acknowledged by every subscriber (in outboxes or in
+   * memory), dead letters, readings dropped by the per-stream cap, and how full
+   * the fullest stream buffer is (0..1 of its MaxBuffer).
+   */
+  undelivered(): { backlog: number; deadLetters: number; dropped: number; fullest: number } {
     let backlog = 0
     let deadLetters = 0
+    let dropped = 0
+    let fullest = 0
     for (const sub of this.subscriptions.values()) {
       for (const ch of sub.channels) {
-        const s = await ch.status()
-        backlog += s.backlogReadings + s.pending
-        deadLetters += s.deadLettered
+        backlog += (ch.outbox?.buffered ?? 0) + ch.pendingCount
+        deadLetters += ch.deadLettered
+        dropped += (ch.outbox?.droppedTotal ?? 0) + ch.droppedPending
+        for (const n of ch.outbox?.perStream.values() ?? []) fullest = Math.max(fullest, n / sub.config.MaxBuffer)
       }
     }
-    return { backlog, deadLetters }
+    return { backlog, deadLetters, dropped, fullest }
   }
 
   async replay(uuid: string): Promise<number> {

@@ -163,7 +163,11 @@ function mountReports(app: Hono, inst: SmapInstance): void {
   })
   app.post('/reports/:uuid/replay', async (c) => {
     const sub = find(c.req.param('uuid'))
-    return c.json({ replayed: await inst.reporter.replay(sub.config.uuid) })
+    try {
+      return c.json({ replayed: await inst.reporter.replay(sub.config.uuid) })
+    } catch (err) {
+      throw new HTTPException(503, { message: (err as Error).message, cause: err })
+    }
   })
 }
 

@@ -46,10 +46,10 @@ describe('importHistory', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  const source = async (driver = historyDriver()): Promise<SmapInstance> => {
+  const source = async (driver = historyDriver(), maxBuffer = 100_000): Promise<SmapInstance> => {
     const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir, flushInterval: 10, retryBackoff: 5, maxRetryBackoff: 50 } })
     inst.addDriver('/hist', driver, {}, { ref: 'history' })
-    await inst.addReport({ uuid: '88888888-8888-4888-8888-888888888888', ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 100_000 })
+    await inst.addReport({ uuid: '88888888-8888-4888-8888-888888888888', ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: maxBuffer })
     return inst
   }
   const expectedA = (days: number): number[] => Array.from({ length: (days * DAY) / FIVE_MIN }, (_, k) => START / FIVE_MIN + k)
@@ -88,6 +88,23 @@ describe('importHistory', () => {
     await second.stop()
     expect(result).toMatchObject({ chunks: 4, resumed: 2, readings: 2 * 288 * 2 })
     expect(sink.values('/hist/a')).toEqual(expectedA(4))
+  })
+
+  it('waits for the subscriber before each chunk, so a slow one never loses imported readings to the cap', async () => {
+    // 288 readings a day per stream, room for 600: without waiting, day 3 would overflow the buffer
+    sink.behave(() => ({ delayMs: 150 }))
+    const inst = await source(historyDriver(), 600)
+    await importHistory(inst, { start: START, end: START + 6 * DAY })
+    await inst.stop()
+    expect(sink.uniqueValues('/hist/a')).toEqual(expectedA(6))
+  })
+
+  it('fails, saying how to fix it, when one chunk alone is more than a subscriber keeps per stream', async () => {
+    const inst = await source(historyDriver(), 100)
+    await expect(importHistory(inst, { start: START, end: START + DAY })).rejects.toThrow(
+      /^\d+ imported readings were dropped because a subscriber's buffer for a stream was full \(MaxBuffer\); raise MaxBuffer in the \[report\] section above the readings one chunk brings per stream, or use shorter chunks \(--chunk-hours\), and import again with --restart$/,
+    )
+    await inst.stop()
   })
 
   it('says what is missing: a driver with load(), a report, a sane range', async () => {

@@ -45,7 +45,8 @@ describe('the outbox store', () => {
     expect(box.chunks).toBe(3)
     await box.append(entries(25_000, 20_000))
     expect(await readdir(dir)).toEqual(['seg-00000001.db', 'seg-00000002.db'])
-    await box.consume(box.take(30_000))
+    box.consume(box.take(30_000))
+    await box.settled()
     expect(box.buffered).toBe(15_000)
     // the first segment is all delivered: its file is gone, not compacted
     expect(await readdir(dir)).toEqual(['seg-00000002.db'])
@@ -57,7 +58,8 @@ describe('the outbox store', () => {
     const box = await Outbox.open(dir, { logger })
     await box.append(entries(0, 5))
     const first = box.take(5)[0]?.chunk.seq
-    await box.consume(box.take(5))
+    box.consume(box.take(5))
+    await box.settled()
     const again = await Outbox.open(dir, { logger })
     await again.append(entries(5, 5))
     expect(again.take(5)[0]?.chunk.seq).toBeGreaterThan(first as number)
@@ -67,7 +69,9 @@ describe('the outbox store', () => {
     const box = await Outbox.open(dir, { logger, maxPerStream: 100 })
     await box.append(entries(0, 50))
     const first = box.take(20)
-    await box.consume(first)
+    box.consume(first)
+    box.release(first)
+    await box.settled()
     await box.append(entries(50, 100)) // 130 buffered > 100 + slack: the oldest go
     expect(box.buffered).toBe(100)
     expect(box.dropped.get('/a')).toBe(30)

@@ -151,6 +151,27 @@ describe('reporting', () => {
     expect([...sink.values('/m/s0'), ...sink.values('/m/s1')].sort((a, b) => a - b)).toEqual(Array.from({ length: 2000 }, (_, k) => k))
     expect(sink.values('/m/s0')).toEqual(Array.from({ length: 1000 }, (_, k) => 2 * k))
     expect(sink.accepted.every((r) => Object.values(r.body).reduce((k, o) => k + (o.Readings?.length ?? 0), 0) <= 300)).toBe(true)
+    const [c] = await channels(inst)
+    expect(c && balances(c)).toBe(true)
+  })
+
+  it('loses nothing added while a PUT replaces the subscription', async () => {
+    inst = make()
+    streams(inst, 1)
+    server = await serve(inst, { port: 0 })
+    sink.behave(() => ({ delayMs: 300 })) // a POST is on the wire when the PUT comes
+    const body = { uuid: '99999999-9999-4999-8999-999999999999', ReportResource: '/+', ReportDeliveryLocation: sink.url }
+    await inst.addReport(body, { origin: 'http' })
+    let n = 0
+    const adding = setInterval(() => inst?.add('/m/s0', 1000 + n, n++), 2)
+    await sleep(150)
+    const res = await fetch(`${server.url}/reports/99999999-9999-4999-8999-999999999999`, { method: 'PUT', body: JSON.stringify({ ...body, MinPeriod: 0.01 }) })
+    expect(res.status).toBe(200)
+    await sleep(150)
+    clearInterval(adding)
+    await inst.flush()
+    await until(async () => (await channels(inst as SmapInstance))[0]?.backlogReadings === 0, 10_000, 'drained after PUT')
+    expect(sink.uniqueValues('/m/s0')).toEqual(Array.from({ length: n }, (_, k) => k))
   })
 
   it('sets a batch answered 400 aside as a dead letter, goes on, and replays it on request', async () => {
@@ -325,6 +346,9 @@ describe('reporting', () => {
     expect(await errors(`${base}ReportDeliveryLocation = ftp://a/add\nReportResource = /+\n`)).toBe('conf.ini:4 [report x] ReportDeliveryLocation: "ftp://a/add" must be an http:// or https:// URL')
     expect(await errors(`${base}ReportDeliveryLocation = http://169.254.169.254/x\nReportResource = /+\n`)).toBe(
       'conf.ini:4 [report x] ReportDeliveryLocation: "http://169.254.169.254/x" points at a link-local address (where cloud metadata services answer); set AllowLinkLocal = true in [server] if you mean it',
+    )
+    expect(await errors(`${base}ReportDeliveryLocation = http://[::ffff:169.254.169.254]/x\nReportResource = /+\n`)).toBe(
+      'conf.ini:4 [report x] ReportDeliveryLocation: "http://[::ffff:169.254.169.254]/x" points at a link-local address (where cloud metadata services answer); set AllowLinkLocal = true in [server] if you mean it',
     )
     expect(await errors(`${base}ReportDeliveryLocation = not a url\nReportResource = /+\n`)).toBe('conf.ini:4 [report x] ReportDeliveryLocation: "not a url" is not a URL; expected one like http://archiver:8079/add')
     expect(await errors(`${base}ReportDeliveryLocation = http://a/add\nReportResource = /+\nMinPeriod = soon\n`)).toBe('conf.ini:6 [report x] MinPeriod: expected seconds, 0 or more, got "soon"')

@@ -55,9 +55,9 @@ export const reportSchema = z
     /** Where to POST; several are tried in turn (failover), or all get everything (`Delivery: fanout`). */
     ReportDeliveryLocation: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(10)]),
     /** Least seconds between deliveries. */
-    MinPeriod: z.number().nonnegative().optional(),
+    MinPeriod: z.number().nonnegative().max(7 * 86_400).optional(),
     /** Most seconds between deliveries: an empty report is sent then. */
-    MaxPeriod: z.number().positive().optional(),
+    MaxPeriod: z.number().positive().max(7 * 86_400).optional(),
     /** Unix ms after which the subscription is removed. */
     ExpireTime: z.number().int().positive().nullable().optional(),
     Format: z.enum(['json', 'gzip-json']).optional(),
