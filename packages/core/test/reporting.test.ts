@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createApp, loadText, serve, SmapInstance, type Logger, type SmapServer } from '@smap/core'
+import { createApp, loadText, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
 import { startSink, type Sink } from './_sink.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
@@ -15,20 +15,6 @@ async function until(check: () => boolean | Promise<boolean>, ms = 15_000, what 
     if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`)
     await sleep(10)
   }
-}
-
-interface ChannelStatus {
-  backlogReadings: number
-  added: number
-  restored: number
-  delivered: number
-  dropped: { total: number; perStream: Record<string, number> }
-  deadLettered: number
-  deadLetters: number
-  pending: number
-  lastError: { message: string } | null
-  currentLocation: string
-  state: string
 }
 
 async function channels(inst: SmapInstance, uuid?: string): Promise<ChannelStatus[]> {
