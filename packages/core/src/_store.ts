@@ -30,7 +30,8 @@ export async function fsyncFile(filename: string): Promise<void> {
 /** Rewrites a store's file without its dead lines; errors are returned, never thrown unhandled. */
 export async function compactStore(ds: Store): Promise<Error | undefined> {
   try {
-    await (ds as unknown as { compactDatafile(): Promise<void> }).compactDatafile()
+    // nedb-promises' own wrapper of this misbehaves like its stopAutocompaction(); call @seald-io/nedb's
+    await (ds as unknown as { __original: { compactDatafileAsync(): Promise<void> } }).__original.compactDatafileAsync()
     return undefined
   } catch (err) {
     return err as Error

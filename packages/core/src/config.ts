@@ -10,7 +10,7 @@ import { flattenMetadata } from '@smap/sdk'
 import { parseIni, writeIni, type IniEntry, type IniSection } from './_ini.js'
 import { isDriverReference, resolveDriver, type ResolvedDriver } from './driver-resolve.js'
 import type { DriverSource } from './driver-host.js'
-import { DEFAULT_BUFFER_SIZE } from './timeseries.js'
+import { checkTimezone, DEFAULT_BUFFER_SIZE } from './timeseries.js'
 
 /** Options of `load`. */
 export interface LoadOptions {
@@ -434,8 +434,7 @@ function readUuid(e: IniEntry, where: ConfigLocation): string {
 
 function readTimezone(e: IniEntry, where: ConfigLocation): string {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: e.value })
-    return e.value
+    return checkTimezone(e.value, 'Properties/Timezone')
   } catch {
     throw new ConfigError('SMAP_CONFIG_INVALID', where, `unknown time zone "${e.value}": use an IANA name such as America/Los_Angeles or UTC`)
   }

@@ -326,17 +326,18 @@ export class SmapInstance {
   async start(options: { drivers?: boolean } = {}): Promise<void> {
     if (this.#started) return
     this.#started = true
-    if (options.drivers === false) {
-      if (this.#reporter || existsSync(join(this.dataDir, 'subscriptions.db'))) await this.reporter.start()
-      return
-    }
+    if (options.drivers === false) return this.#startReporting()
     const drivers = [...this.#drivers.values()]
     const ready = await Promise.all(drivers.map((d) => d.setup()))
     // reporting starts once the drivers have built their streams, so a new
-    // subscriber's first report holds them; subscriptions made over HTTP in an
-    // earlier run come back now, with what they had not delivered
-    if (this.#reporter || existsSync(join(this.dataDir, 'subscriptions.db'))) await this.reporter.start()
+    // subscriber's first report holds them
+    await this.#startReporting()
     await Promise.all(drivers.filter((_, i) => ready[i]).map((d) => d.start()))
+  }
+
+  /** Starts delivery; subscriptions made over HTTP in an earlier run come back, with what they had not delivered. */
+  async #startReporting(): Promise<void> {
+    if (this.#reporter || existsSync(join(this.dataDir, 'subscriptions.db'))) await this.reporter.start()
   }
 
   /** Stops every driver (each within its deadline). */

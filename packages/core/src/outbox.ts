@@ -400,7 +400,7 @@ export class Outbox {
     await removeFile(seg.file)
   }
 
-  /** Readings per chunk as a list (for tests and status). */
+  /** Chunks not yet fully delivered. */
   get chunks(): number {
     return this.#queue.length - this.#head
   }

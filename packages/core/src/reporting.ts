@@ -9,7 +9,7 @@ import type { SmapInstance } from './instance.js'
 import type { Logger } from './logger.js'
 import { Outbox, type OutboxEntry, type OutboxSlice } from './outbox.js'
 import type { Timeseries } from './timeseries.js'
-import { openStore, type Store } from './_store.js'
+import { compactStore, openStore, type Store } from './_store.js'
 
 /** A subscription, normalized. */
 export interface ReportConfig {
@@ -412,6 +412,7 @@ class Channel {
           this.droppedPending += (d as unknown as { n: number }).n
           this.deadLettered -= (d as unknown as { n: number }).n
         }
+        await this.#compactDeadLetters()
       }
     } catch (err) {
       // could not set it aside: keep it in the outbox rather than lose it
@@ -422,6 +423,14 @@ class Channel {
     this.deadLettered += (this.outbox as Outbox).consume(slices)
     await (this.outbox as Outbox).settled()
     this.#reporter.options.logger.warn(`report ${this.#config.uuid}: batch ${id} (${n} readings) was rejected (${error}); it is kept as a dead letter, replay it with POST /reports/${this.#config.uuid}/replay`)
+  }
+
+  // Removals are appended lines; without this a long-lived store would only
+  // shrink at the next start. Our own compaction, so a failure is logged, not
+  // an unhandled rejection (as NeDB's autocompaction's is).
+  async #compactDeadLetters(): Promise<void> {
+    const err = this.#deadLetters ? await compactStore(this.#deadLetters) : undefined
+    if (err) this.#reporter.options.logger.warn(`report ${this.#config.uuid}: could not compact ${this.dir}/deadletters.db (${err.message}); it is tried again after the next removal`)
   }
 
   /** Moves dead letters back into the outbox; resolves with how many readings. */
@@ -441,6 +450,7 @@ class Channel {
       this.deadLettered -= d.n
       n += d.n
     }
+    await this.#compactDeadLetters()
     this.#wake?.()
     return n
   }

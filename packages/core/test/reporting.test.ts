@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -186,6 +186,8 @@ describe('reporting', () => {
     expect(sink.values('/m/s0').sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, k) => k))
     ;[c] = await channels(inst)
     expect([c?.deadLetters, c?.deadLettered, c && balances(c)]).toEqual([0, 0, true])
+    // the store is compacted after the removals: no insert and delete lines left behind
+    expect(await readFile(join(dir, 'data', 'reports', '33333333-3333-4333-8333-333333333333', '0', 'deadletters.db'), 'utf8')).toBe('')
   })
 
   it('keeps at most MaxBuffer readings per stream while the subscriber is down, counting the dropped', async () => {
