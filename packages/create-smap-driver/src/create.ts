@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { relative, resolve } from 'node:path'
 import { checkDriverName, checkLine, checkPackageName, PACKAGE_PREFIX } from './_names.js'
 import { copyTemplate } from './_template.js'
-import { uuid5 } from './_uuid.js'
+import { v5 as uuidv5 } from 'uuid'
 import { CreateError } from './errors.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -90,7 +90,7 @@ export async function createDriverPackage(options: CreateDriverOptions): Promise
     author,
     rootUuid,
     // the example config attaches the driver at /meter
-    powerUuid: uuid5(uuid5(rootUuid, '/meter'), 'power'),
+    powerUuid: uuidv5('power', uuidv5('/meter', rootUuid)),
   })
   return { directory, packageName, files }
 }
