@@ -1,7 +1,8 @@
-// Readings/s through SmapInstance.add and Timeseries.add, against a plain JS
+// Readings/s through SmapInstance.add, Timeseries.add and a driver's ctx.add, against a plain JS
 // ring buffer of [time, value] pairs measured in the same run.
 // Run from the repository root: npx tsx --conditions=@smap/source bench/add.ts
 import { SmapInstance, type Timeseries } from '@smap/core'
+import { defineDriver, type DriverContext } from '@smap/sdk'
 import { formatRate, formatRatio, median, rotate } from './_stats.js'
 
 const STREAMS = 100
@@ -19,6 +20,21 @@ for (let i = 0; i < STREAMS; i++) {
   paths.push(path)
   series.push(inst.addTimeseries(path, `sensor${i}`, 'V'))
 }
+
+// The same number of streams made by a driver attached at /meter, added to through its context.
+let driverCtx: DriverContext | undefined
+const driverPaths = Array.from({ length: STREAMS }, (_, i) => `/elt-${i % 10}/s${i}`)
+inst.addDriver(
+  '/meter',
+  defineDriver({
+    name: 'bench',
+    setup(ctx) {
+      driverCtx = ctx
+      for (const [i, p] of driverPaths.entries()) ctx.addTimeseries(p, `s${i}`, 'V')
+    },
+  }),
+)
+await inst.start()
 
 // One slot per stream, as the instance keeps bufferSize 1 for each; a pair is allocated per reading.
 const ring: [number, number][] = new Array<[number, number]>(STREAMS)
@@ -41,6 +57,15 @@ function instAdd(n: number): void {
   }
 }
 
+function ctxAdd(n: number): void {
+  const ctx = driverCtx as DriverContext
+  let p = 0
+  for (let k = 0; k < n; k++) {
+    ctx.add(driverPaths[p] as string, value++)
+    if (++p === STREAMS) p = 0
+  }
+}
+
 function tsAdd(n: number): void {
   let p = 0
   for (let k = 0; k < n; k++) {
@@ -58,7 +83,8 @@ interface Subject {
 const baseline: Subject = { name: 'ring buffer', run: ringAdd, rates: [] }
 const viaInstance: Subject = { name: 'inst.add', run: instAdd, rates: [] }
 const viaSeries: Subject = { name: 'ts.add', run: tsAdd, rates: [] }
-const subjects = [baseline, viaInstance, viaSeries]
+const viaDriver: Subject = { name: 'ctx.add', run: ctxAdd, rates: [] }
+const subjects = [baseline, viaInstance, viaSeries, viaDriver]
 
 /** Readings per second over one round of at least `ms` milliseconds. */
 function measure(s: Subject, ms: number): number {
@@ -78,7 +104,7 @@ for (let r = 0; r < ROUNDS; r++) for (const s of rotate(subjects, r)) s.rates.pu
 
 // Each reading must have landed, or the figures measure nothing.
 const last = value - 1
-const landed = series.some((ts) => ts.latest?.[1] === last) || ring.some((pair) => pair[1] === last)
+const landed = [...inst.timeseries()].some((ts) => ts.latest?.[1] === last) || ring.some((pair) => pair[1] === last)
 if (!landed) {
   console.error(`add: the last value ${last} is in neither the instance nor the ring buffer; the benchmark is broken`)
   process.exit(1)
@@ -97,3 +123,5 @@ for (const s of subjects) console.log(`  ${s.name}: ${formatRate(median(s.rates)
 const ringFigure = `ring buffer: ${formatRate(median(baseline.rates))}/s`
 console.log(`inst.add: ${formatRate(median(viaInstance.rates))} readings/s; ${ringFigure}; ratio ${formatRatio(pairedRatio(viaInstance), TARGET)}`)
 console.log(`ts.add: ${formatRate(median(viaSeries.rates))} readings/s; ${ringFigure}; ratio ${formatRatio(pairedRatio(viaSeries))}`)
+console.log(`ctx.add (a driver's): ${formatRate(median(viaDriver.rates))} readings/s; ${ringFigure}; ratio ${formatRatio(pairedRatio(viaDriver))}`)
+await inst.stop()

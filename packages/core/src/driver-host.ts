@@ -328,9 +328,18 @@ export class DriverInstance implements ResourceOwner {
     }
   }
 
+  // Every ctx.add passes here: normalizing a path costs ten times the add
+  // itself, so each path a driver uses is worked out once.
+  readonly #paths = new Map<string, string>()
+
   #full(path: string): string {
-    const rel = normalizePath(path)
-    return this.path === '/' ? rel : rel === '/' ? this.path : `${this.path}${rel}`
+    let full = this.#paths.get(path)
+    if (full === undefined) {
+      const rel = normalizePath(path)
+      full = this.path === '/' ? rel : rel === '/' ? this.path : `${this.path}${rel}`
+      if (this.#paths.size < 100_000) this.#paths.set(path, full)
+    }
+    return full
   }
 
   #createContext(): DriverContext {
