@@ -233,60 +233,54 @@ interface CommonKeys {
   metadata: IniEntry[]
 }
 
-function readServer(section: IniSection | undefined, file: string): ServerSettings {
-  const out: ServerSettings = {}
-  if (!section) return out
-  for (const e of section.entries) {
-    const where = { file, line: e.line, section: 'server', key: e.key }
-    switch (e.key.toLowerCase()) {
-      case 'port':
-        out.port = parsePort(e.value, where)
-        break
-      case 'host':
-        if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected an address to listen on, such as 127.0.0.1 or 0.0.0.0')
-        out.host = e.value
-        break
-      case 'datadir':
-        if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a directory, such as ./data')
-        out.dataDir = resolve(dirname(file), e.value)
-        break
-      case 'reporttoken':
-        if (e.value.length < 16) throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a secret of at least 16 characters (`smap uuid` makes a good one)')
-        out.reportToken = e.value
-        break
-      case 'reporthosts':
-        out.reportHosts = e.value.split(/[\s,]+/).filter(Boolean)
-        break
-      case 'allowlinklocal':
-        out.allowLinkLocal = parseBoolean(e.value, where)
-        break
-      case 'fsync':
-        out.fsync = parseBoolean(e.value, where)
-        break
-      case 'flushinterval':
-        out.flushInterval = parseMs(e.value, 10, 60_000, where)
-        break
-      case 'reporttimeout':
-        out.reportTimeout = parseMs(e.value, 100, 600_000, where)
-        break
-      case 'retrybackoff':
-        out.retryBackoff = parseMs(e.value, 1, 600_000, where)
-        break
-      case 'maxretrybackoff':
-        out.maxRetryBackoff = parseMs(e.value, 1, 3_600_000, where)
-        break
-      default:
-        throw new ConfigError(
-          'SMAP_CONFIG_UNKNOWN_KEY',
-          where,
-          `unknown key in [server]: expected one of ${SERVER_KEYS.join(', ')}`,
-        )
-    }
+/**
+ * The `[server]` keys: how each is read from its config text and written back.
+ * One table, so reading, writing and the list in "unknown key" cannot drift.
+ */
+const SERVER_KEYS: Array<{
+  [K in keyof ServerSettings]-?: {
+    key: string
+    field: K
+    read: (value: string, where: ConfigLocation, dir: string) => ServerSettings[K]
+    write: (value: NonNullable<ServerSettings[K]>, dir: string) => string
   }
-  return out
+}[keyof ServerSettings]> = [
+  { key: 'Port', field: 'port', read: (v, w) => parsePort(v, w), write: String },
+  { key: 'Host', field: 'host', read: (v, w) => nonEmpty(v, w, 'an address to listen on, such as 127.0.0.1 or 0.0.0.0'), write: (v) => v },
+  { key: 'DataDir', field: 'dataDir', read: (v, w, dir) => resolve(dir, nonEmpty(v, w, 'a directory, such as ./data')), write: (v, dir) => relative(dir, v) || '.' },
+  {
+    key: 'ReportToken',
+    field: 'reportToken',
+    read: (v, w) => {
+      if (v.length < 16) throw new ConfigError('SMAP_CONFIG_INVALID', w, 'expected a secret of at least 16 characters (`smap uuid` makes a good one)')
+      return v
+    },
+    write: (v) => v,
+  },
+  { key: 'ReportHosts', field: 'reportHosts', read: (v) => v.split(/[\s,]+/).filter(Boolean), write: (v) => v.join(', ') },
+  { key: 'AllowLinkLocal', field: 'allowLinkLocal', read: (v, w) => parseBoolean(v, w), write: String },
+  { key: 'Fsync', field: 'fsync', read: (v, w) => parseBoolean(v, w), write: String },
+  { key: 'FlushInterval', field: 'flushInterval', read: (v, w) => parseMs(v, 10, 60_000, w), write: String },
+  { key: 'ReportTimeout', field: 'reportTimeout', read: (v, w) => parseMs(v, 100, 600_000, w), write: String },
+  { key: 'RetryBackoff', field: 'retryBackoff', read: (v, w) => parseMs(v, 1, 600_000, w), write: String },
+  { key: 'MaxRetryBackoff', field: 'maxRetryBackoff', read: (v, w) => parseMs(v, 1, 3_600_000, w), write: String },
+]
+
+function readServer(section: IniSection | undefined, file: string): ServerSettings {
+  const out: Record<string, unknown> = {}
+  for (const e of section?.entries ?? []) {
+    const where = { file, line: e.line, section: 'server', key: e.key }
+    const spec = SERVER_KEYS.find((k) => k.key.toLowerCase() === e.key.toLowerCase())
+    if (!spec) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in [server]: expected one of ${SERVER_KEYS.map((k) => k.key).join(', ')}`)
+    out[spec.field] = spec.read(e.value, where, dirname(file))
+  }
+  return out as ServerSettings
 }
 
-const SERVER_KEYS = ['Port', 'Host', 'DataDir', 'ReportToken', 'ReportHosts', 'AllowLinkLocal', 'Fsync', 'FlushInterval', 'ReportTimeout', 'RetryBackoff', 'MaxRetryBackoff']
+function nonEmpty(value: string, where: ConfigLocation, expected: string): string {
+  if (value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected ${expected}`)
+  return value
+}
 
 function parseMs(value: string, min: number, max: number, where: ConfigLocation): number {
   const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN
@@ -453,17 +447,10 @@ export async function dump(inst: SmapInstance, file: string): Promise<void> {
 export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
   const sections: Array<{ name: string; entries: Array<[string, string]> }> = []
   const server: Array<[string, string]> = []
-  if (inst.server.port !== undefined) server.push(['Port', String(inst.server.port)])
-  if (inst.server.host !== undefined) server.push(['Host', inst.server.host])
-  if (inst.server.dataDir !== undefined) server.push(['DataDir', relative(baseDir, inst.server.dataDir) || '.'])
-  if (inst.server.reportToken !== undefined) server.push(['ReportToken', inst.server.reportToken])
-  if (inst.server.reportHosts !== undefined) server.push(['ReportHosts', inst.server.reportHosts.join(', ')])
-  if (inst.server.allowLinkLocal !== undefined) server.push(['AllowLinkLocal', String(inst.server.allowLinkLocal)])
-  if (inst.server.fsync !== undefined) server.push(['Fsync', String(inst.server.fsync)])
-  if (inst.server.flushInterval !== undefined) server.push(['FlushInterval', String(inst.server.flushInterval)])
-  if (inst.server.reportTimeout !== undefined) server.push(['ReportTimeout', String(inst.server.reportTimeout)])
-  if (inst.server.retryBackoff !== undefined) server.push(['RetryBackoff', String(inst.server.retryBackoff)])
-  if (inst.server.maxRetryBackoff !== undefined) server.push(['MaxRetryBackoff', String(inst.server.maxRetryBackoff)])
+  for (const spec of SERVER_KEYS) {
+    const value = inst.server[spec.field]
+    if (value !== undefined) server.push([spec.key, (spec.write as (v: unknown, dir: string) => string)(value, baseDir)])
+  }
   if (server.length > 0) sections.push({ name: 'server', entries: server })
 
   for (const r of inst.resources()) {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ConfigError, dump, load, loadText, SmapInstance } from '@smap/core'
+import { ConfigError, dump, dumpText, load, loadText, SmapInstance } from '@smap/core'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const ini = (lines: string[]): string => `${lines.join('\n')}\n`
@@ -107,6 +107,30 @@ describe('load', () => {
       Readings: [],
     })
     expect(inst.getTimeseries('/t')?.bufferSize).toBe(5)
+  })
+
+  it('writes every [server] key back as it read it', async () => {
+    const text = ini([
+      '[server]',
+      'Port = 9000',
+      'Host = 0.0.0.0',
+      'DataDir = data',
+      'ReportToken = 0123456789abcdef0123',
+      'ReportHosts = archiver.example, 10.0.0.5',
+      'AllowLinkLocal = true',
+      'Fsync = false',
+      'FlushInterval = 250',
+      'ReportTimeout = 5000',
+      'RetryBackoff = 100',
+      'MaxRetryBackoff = 30000',
+      '',
+      '[/]',
+      'type = Collection',
+      `uuid = ${ROOT}`,
+    ])
+    const inst = await loadText(text, '/site/conf.ini')
+    expect(inst.server).toMatchObject({ dataDir: '/site/data', reportHosts: ['archiver.example', '10.0.0.5'], allowLinkLocal: true, flushInterval: 250 })
+    expect(dumpText(inst, '/site')).toBe(text)
   })
 
   it('says so when the file cannot be read', async () => {
