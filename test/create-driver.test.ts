@@ -16,6 +16,7 @@ const exec = promisify(execFile)
 const workspace = (path: string): string => fileURLToPath(new URL(`../${path}`, import.meta.url))
 const CREATE_BIN = workspace('packages/create-smap-driver/bin/create-smap-driver.js')
 const SDK_DIR = workspace('packages/sdk')
+const TESTING_DIR = workspace('packages/testing')
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 
 // a child vitest must not think it is one of our workers
@@ -62,6 +63,7 @@ describe('a driver made with npm create smap-driver', () => {
     driverDir = join(dir, 'drivers', 'my-meter')
     for (const tool of ['tsup', 'typescript', 'vitest', '@types/node']) await link(driverDir, tool, workspace(`node_modules/${tool}`))
     await link(driverDir, '@smap/sdk', SDK_DIR)
+    await link(driverDir, '@smap/testing', TESTING_DIR)
     log.push(await node(await toolBin('tsup', 'tsup'), [], driverDir))
 
     // the site installs the tarball npm would publish

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import type { ConfigError} from '@smap/core';
-import { load, resolveDriver, serve, SmapError, SmapInstance, uuid5 } from '@smap/core'
+import { load, parsePort, PORT_RULE, resolveDriver, serve, SmapError, SmapInstance, uuid5 } from '@smap/core'
 import { defineCommand } from 'citty'
 
 /** A mistake in how the command was called; printed without a stack. */
@@ -15,8 +15,9 @@ export class UsageError extends SmapError {
 /** A --port value, or a one-line usage error. */
 export function parsePortArg(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`--port: expected a port number from 0 to 65535, got "${value}"`)
-  return Number(value)
+  const port = parsePort(value)
+  if (port === undefined) throw new UsageError(`--port: expected ${PORT_RULE}, got "${value}"`)
+  return port
 }
 
 export const runCommand = defineCommand({
@@ -29,8 +30,8 @@ export const runCommand = defineCommand({
   },
   async run({ args }) {
     const port = parsePortArg(args.port)
-    const inst = await load(args.conf)
-    if (args['data-dir'] !== undefined) inst.server.dataDir = resolve(args['data-dir'])
+    // settings are resolved before anything is built, so --data-dir reaches the outboxes and subscriptions too
+    const inst = await load(args.conf, args['data-dir'] === undefined ? {} : { server: { dataDir: resolve(args['data-dir']) } })
     const server = await serve(inst, { port, host: args.host })
     inst.logger.info(`serving ${args.conf} at ${server.url}/data (root ${inst.root})`)
     await untilSignal()

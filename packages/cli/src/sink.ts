@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { gunzip as gunzipCb, inflate as inflateCb } from 'node:zlib'
-import { SmapError } from '@smap/core'
+import { listenError, SmapError } from '@smap/core'
 import { defineCommand } from 'citty'
 import { parsePortArg, untilSignal } from './commands.js'
 
@@ -144,10 +144,7 @@ async function checkWritable(file: string): Promise<void> {
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolveListen, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new SmapError('SMAP_SINK_PORT_IN_USE', `port ${port} on ${host} is already in use; stop what uses it or pick another with --port`, { cause: err }))
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new SmapError('SMAP_SINK_BAD_HOST', `cannot listen on ${host}: no such local address (--host)`, { cause: err }))
-      else if (err.code === 'EACCES') reject(new SmapError('SMAP_SINK_DENIED', `not allowed to listen on port ${port}; ports below 1024 need privileges, pick another with --port`, { cause: err }))
-      else reject(err)
+      reject(listenError(err, port, host, { port: 'with --port', host: '--host', privileged: ' with --port' }))
     })
     server.listen(port, host, () => resolveListen((server.address() as AddressInfo).port))
   })

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Logger } from '@smap/core'
-import { Outbox, type OutboxEntry } from '../src/outbox.js'
+import { Outbox, type OutboxEntry } from '../src/reporting/outbox.js'
 
 const logger: Logger & { lines: string[] } = { lines: [], info: () => {}, warn: (m) => logger.lines.push(m), error: (m) => logger.lines.push(m) }
 
@@ -12,8 +12,11 @@ const entries = (from: number, n: number, path = '/a'): OutboxEntry[] => [{ p: p
 
 /** Everything in the outbox, in order, as values. */
 function drain(box: Outbox): number[] {
-  return box.take(Number.MAX_SAFE_INTEGER).flatMap((s) => s.chunk.entries[s.i]?.r.slice(s.from, s.to).map(([, v]) => v as number) ?? [])
+  return box.take(Number.MAX_SAFE_INTEGER, 'r').entries().flatMap((e) => e.r.map(([, v]) => v as number))
 }
+
+/** The number of the first chunk a batch covers: its id is `PREFIX:CHUNK.ENTRY.FROM-...`. */
+const chunkOf = (id: string): number => Number(/^[^:]+:(\d+)\./.exec(id)?.[1])
 
 const canMount = ((): boolean => {
   if (process.getuid?.() !== 0) return false
@@ -45,7 +48,7 @@ describe('the outbox store', () => {
     expect(box.chunks).toBe(3)
     await box.append(entries(25_000, 20_000))
     expect(await readdir(dir)).toEqual(['seg-00000001.db', 'seg-00000002.db'])
-    box.consume(box.take(30_000))
+    box.take(30_000, 'r').ack()
     await box.settled()
     expect(box.buffered).toBe(15_000)
     // the first segment is all delivered: its file is gone, not compacted
@@ -57,20 +60,20 @@ describe('the outbox store', () => {
   it('never reuses a chunk number (they name batches), even after everything was delivered', async () => {
     const box = await Outbox.open(dir, { logger })
     await box.append(entries(0, 5))
-    const first = box.take(5)[0]?.chunk.seq
-    box.consume(box.take(5))
+    const first = chunkOf(box.take(5, 'r').id)
+    box.take(5, 'r').ack()
     await box.settled()
     const again = await Outbox.open(dir, { logger })
     await again.append(entries(5, 5))
-    expect(again.take(5)[0]?.chunk.seq).toBeGreaterThan(first as number)
+    expect(chunkOf(again.take(5, 'r').id)).toBeGreaterThan(first)
   })
 
   it('reloads partial deliveries and cap trims from small offset documents', async () => {
     const box = await Outbox.open(dir, { logger, maxPerStream: 100 })
     await box.append(entries(0, 50))
-    const first = box.take(20)
-    box.consume(first)
-    box.release(first)
+    const first = box.take(20, 'r')
+    first.ack()
+    first.release()
     await box.settled()
     await box.append(entries(50, 100)) // 130 buffered > 100 + slack: the oldest go
     expect(box.buffered).toBe(100)

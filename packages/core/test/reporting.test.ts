@@ -418,7 +418,7 @@ describe('/reports over HTTP', () => {
   })
 
   it('refuses other machines unless they bring the bearer token, and refuses changes to config reports', async () => {
-    const app = createApp(inst)
+    let app = createApp(inst)
     const from = async (address: string, auth?: string): Promise<Response> =>
       await app.fetch(new Request('http://source/reports', { headers: auth ? { Authorization: auth } : {} }), { incoming: { socket: { remoteAddress: address } } })
     expect((await from('127.0.0.1')).status).toBe(200)
@@ -426,7 +426,8 @@ describe('/reports over HTTP', () => {
     const denied = await from('10.1.2.3')
     expect(denied.status).toBe(403)
     expect(await denied.json()).toEqual({ error: 'subscriptions can be managed only from this machine; set ReportToken in [server] to allow others with a bearer token' })
-    inst.server.reportToken = 'a-long-enough-secret-token'
+    // settings are fixed when an instance is made
+    app = createApp(new SmapInstance(inst.root, { server: { reportToken: 'a-long-enough-secret-token' } }))
     expect((await from('10.1.2.3', 'Bearer wrong-token-of-same-size!')).status).toBe(403)
     expect((await from('10.1.2.3', 'Bearer a-long-enough-secret-token')).status).toBe(200)
 

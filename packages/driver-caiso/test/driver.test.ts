@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { uuid5, type Reading } from '@smap/sdk'
-import { createHarness } from '@smap/sdk/testing'
+import { createHarness } from '@smap/testing'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createCaisoDriver } from '../src/_driver.js'
 import driver from '../src/index.js'

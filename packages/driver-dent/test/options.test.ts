@@ -1,4 +1,4 @@
-import { createHarness } from '@smap/sdk/testing'
+import { createHarness } from '@smap/testing'
 import { describe, expect, it } from 'vitest'
 import { PowerScout18, PowerScout3 } from '../src/index.js'
 

@@ -1,6 +1,6 @@
 import modbus from 'modbus-serial'
 import { uuid5 } from '@smap/sdk'
-import { createHarness } from '@smap/sdk/testing'
+import { createHarness } from '@smap/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import driverDefault, { PowerScout18, STREAMS } from '../src/index.js'
 import { closedPort, startFakeMeter, type FakeMeter } from './fixtures/fake-meter.js'

@@ -1,4 +1,4 @@
-import { createHarness } from '@smap/sdk/testing'
+import { createHarness } from '@smap/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { PowerScout3, PowerScout3037, STREAMS } from '../src/index.js'
 import { startFakeMeter, type Fault, type FakeMeter } from './fixtures/fake-meter.js'

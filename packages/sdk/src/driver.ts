@@ -1,7 +1,5 @@
 import { z } from 'zod'
-import { SmapError } from './errors.js'
-import type { MetadataInput } from './metadata.js'
-import type { ReadingType, ReadingValue } from './schemas.js'
+import type { MetadataInput, ReadingType, ReadingValue } from './schemas.js'
 
 /** Options of `ctx.addTimeseries`. */
 export interface DriverTimeseriesOptions {
@@ -138,70 +136,4 @@ export interface DriverDefinition<S extends OptionsSchema = OptionsSchema> {
  */
 export function defineDriver<S extends OptionsSchema = z.ZodObject<Record<string, never>>>(definition: DriverDefinition<S>): DriverDefinition<S> {
   return definition
-}
-
-function isZodSchema(value: unknown): value is z.ZodType {
-  return typeof value === 'object' && value !== null && '_zod' in value && typeof (value as { safeParse?: unknown }).safeParse === 'function'
-}
-
-const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { message: `${what} must be a function` })
-
-const definitionSchema = z.object({
-  name: z.string({ message: 'name must be a non-empty string' }).min(1, { message: 'name must be a non-empty string' }),
-  description: z.string().optional(),
-  options: z.custom<z.ZodType>(isZodSchema, { message: 'options must be a zod schema (build it with z from @smap/sdk)' }).optional(),
-  setup: fn('setup'),
-  start: fn('start').optional(),
-  stop: fn('stop').optional(),
-  load: fn('load').optional(),
-})
-
-/**
- * Checks that `value` is a driver definition; `what` names it in the error
- * (e.g. `driver "smap-driver-x"`). Used by the host when it loads a driver.
- */
-export function parseDriverDefinition(value: unknown, what: string): DriverDefinition {
-  if (typeof value !== 'object' || value === null) {
-    throw new SmapError('SMAP_DRIVER_INVALID', `${what} is not a driver: expected an object made with defineDriver() from @smap/sdk, got ${value === null ? 'null' : typeof value}`)
-  }
-  const result = definitionSchema.safeParse(value)
-  if (!result.success) {
-    const problems = result.error.issues.map((i) => (i.path.length > 0 && !i.message.startsWith(String(i.path[0])) ? `${i.path.join('.')}: ${i.message}` : i.message))
-    throw new SmapError('SMAP_DRIVER_INVALID', `${what} is not a valid driver definition: ${problems.join('; ')}`)
-  }
-  return value as DriverDefinition
-}
-
-/** The option names a driver declares, when its schema is a plain object schema. */
-export function optionNames(schema: OptionsSchema | undefined): string[] | undefined {
-  if (schema === undefined) return []
-  const shape = (schema as { shape?: unknown }).shape
-  return schema instanceof z.ZodObject || (typeof shape === 'object' && shape !== null) ? Object.keys(shape as object) : undefined
-}
-
-/**
- * Validates raw options (config strings) against a driver's schema; the error
- * lists each problem as `Key: zod's message`. Unknown keys are refused when
- * the schema is an object schema, so a misspelt option is never ignored.
- */
-export function parseDriverOptions(definition: DriverDefinition, raw: Record<string, unknown>): { ok: true; options: unknown } | { ok: false; problems: Array<{ key?: string; message: string }> } {
-  const problems: Array<{ key?: string; message: string }> = []
-  const names = optionNames(definition.options)
-  if (names) {
-    for (const key of Object.keys(raw)) {
-      if (!names.includes(key)) {
-        problems.push({ key, message: `unknown option for driver ${definition.name}; ${names.length > 0 ? `it accepts ${names.join(', ')}` : 'it takes no options'}` })
-      }
-    }
-  }
-  const schema = definition.options ?? z.object({})
-  const result = schema.safeParse(raw)
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const key = issue.path.length > 0 ? String(issue.path[0]) : undefined
-      const got = key !== undefined && key in raw ? `, got ${JSON.stringify(raw[key])}` : ''
-      problems.push({ key, message: `${issue.message}${got}` })
-    }
-  }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, options: result.data }
 }

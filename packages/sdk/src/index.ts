@@ -1,9 +1,8 @@
-export { defineDriver, optionNames, parseDriverDefinition, parseDriverOptions } from './driver.js'
-export { ConfigError, ConfigErrors, SmapError, formatLocation } from './errors.js'
-export { isUuid, parseUuid, uuid5 } from './identity.js'
-export { cloneMetadata, flattenMetadata, mergeMetadata } from './metadata.js'
-export { baseName, isWithin, normalizePath, parentPath, relativePath, splitPath } from './path.js'
-export { checkReading, fitsReadingType } from './reading.js'
+// The driver contract: what a driver package imports. The runtime that
+// enforces it (the tree, the host) is @smap/core; the test harness is @smap/testing.
+export { defineDriver } from './driver.js'
+export { SmapError } from './errors.js'
+export { uuid5 } from './identity.js'
 export {
   collectionObjectSchema,
   metadataSchema,
@@ -28,11 +27,10 @@ export type {
   OptionsSchema,
   TimeseriesHandle,
 } from './driver.js'
-export type { ConfigLocation } from './errors.js'
-export type { MetadataInput } from './metadata.js'
 export type {
   CollectionObject,
   Metadata,
+  MetadataInput,
   Properties,
   Reading,
   ReadingType,

@@ -16,6 +16,9 @@ export type Reading = z.infer<typeof readingSchema>
 
 /** Metadata: string values, grouped in nested objects (`Instrument/Manufacturer`). */
 export type Metadata = { [key: string]: string | Metadata }
+/** What `setMetadata` accepts: flat `'Instrument/Model'` keys, nested objects, or both. */
+export type MetadataInput = { [key: string]: string | number | boolean | MetadataInput }
+
 export const metadataSchema: z.ZodType<Metadata> = z.lazy(() =>
   z.record(z.string().min(1), z.union([z.string(), metadataSchema])),
 )

@@ -1,5 +1,5 @@
 import { uuid5 } from '@smap/sdk'
-import { createHarness } from '@smap/sdk/testing'
+import { createHarness } from '@smap/testing'
 import { describe, expect, it } from 'vitest'
 import driver from '../src/index.js'
 

@@ -4,7 +4,9 @@ import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { resolve as resolveImport } from 'import-meta-resolve'
 import semver from 'semver'
-import { parseDriverDefinition, SDK_VERSION, SmapError, type DriverDefinition } from '@smap/sdk'
+import { SDK_VERSION, type DriverDefinition } from '@smap/sdk'
+import { smapError } from '../errors.js'
+import { parseDriverDefinition } from './definition.js'
 import { baseDriver } from './base-driver.js'
 
 /** A driver found and checked, ready to attach. */
@@ -12,10 +14,6 @@ export interface ResolvedDriver {
   /** The reference as the config wrote it, e.g. `smap-driver-x#Meter`. */
   ref: string
   definition: DriverDefinition
-  /** The npm package it came from, if any. */
-  packageName?: string
-  /** The module file it was imported from (undefined for the built-in driver). */
-  file?: string
 }
 
 const BUILTIN = Symbol('builtin')
@@ -53,17 +51,17 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
   const spec = hash === -1 ? target : target.slice(0, hash)
   const exportName = hash === -1 ? 'default' : target.slice(hash + 1)
   const via = classic ? `"${ref}" is provided by ${spec}, which` : undefined
-  if (exportName === '') throw new SmapError('SMAP_DRIVER_REF', `driver reference "${ref}" ends with "#": name the export after it, e.g. ${spec}#MyDriver`)
+  if (exportName === '') throw smapError('SMAP_DRIVER_REF', `driver reference "${ref}" ends with "#": name the export after it, e.g. ${spec}#MyDriver`)
 
   let url: string
   let packageName: string | undefined
   if (isRelativeSpec(spec)) {
     const file = resolvePath(fromDir, spec)
-    if (!existsSync(file)) throw new SmapError('SMAP_DRIVER_NOT_FOUND', `no driver module at ${file} (the path "${spec}" is relative to ${fromDir})`)
+    if (!existsSync(file)) throw smapError('SMAP_DRIVER_NOT_FOUND', `no driver module at ${file} (the path "${spec}" is relative to ${fromDir})`)
     url = pathToFileURL(file).href
   } else {
     if (!PACKAGE_NAME.test(spec)) {
-      throw new SmapError('SMAP_DRIVER_REF', `"${ref}" is not a driver reference: expected an npm package name (smap-driver-x, @scope/pkg), optionally with #Export, or a relative path (./my-driver.js)`)
+      throw smapError('SMAP_DRIVER_REF', `"${ref}" is not a driver reference: expected an npm package name (smap-driver-x, @scope/pkg), optionally with #Export, or a relative path (./my-driver.js)`)
     }
     packageName = spec
     try {
@@ -71,13 +69,13 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'ERR_MODULE_NOT_FOUND') {
-        throw new SmapError(
+        throw smapError(
           'SMAP_DRIVER_NOT_INSTALLED',
           `${via ?? `driver package "${spec}"`} is not installed: run \`npm install ${spec}\` in ${fromDir}`,
           { cause: err },
         )
       }
-      throw new SmapError('SMAP_DRIVER_NOT_FOUND', `cannot resolve driver package "${spec}" from ${fromDir}: ${(err as Error).message}`, { cause: err })
+      throw smapError('SMAP_DRIVER_NOT_FOUND', `cannot resolve driver package "${spec}" from ${fromDir}: ${(err as Error).message}`, { cause: err })
     }
   }
 
@@ -85,11 +83,11 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
   try {
     mod = (await import(url)) as Record<string, unknown>
   } catch (err) {
-    throw new SmapError('SMAP_DRIVER_IMPORT', `driver "${spec}" failed to load: ${(err as Error).message}`, { cause: err })
+    throw smapError('SMAP_DRIVER_IMPORT', `driver "${spec}" failed to load: ${(err as Error).message}`, { cause: err })
   }
   if (!(exportName in mod) || mod[exportName] === undefined) {
     const names = Object.keys(mod).filter((k) => mod[k] !== undefined)
-    throw new SmapError(
+    throw smapError(
       'SMAP_DRIVER_NO_EXPORT',
       `driver "${spec}" has no ${exportName === 'default' ? 'default export' : `export named ${exportName}`}; ${names.length > 0 ? `it exports ${names.join(', ')}: pick one with ${spec}#${names.find((n) => n !== 'default') ?? names[0]}` : 'it exports nothing'}`,
     )
@@ -98,7 +96,7 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
   const definition = parseDriverDefinition(mod[exportName], label)
   const file = fileURLToPath(url)
   await checkSdkRange(file, packageName, spec)
-  return { ref, definition, packageName, file }
+  return { ref, definition }
 }
 
 /** Refuses a driver whose declared @smap/sdk range does not include the running SDK. */
@@ -114,7 +112,7 @@ async function checkSdkRange(file: string, packageName: string | undefined, spec
       if (packageName === undefined || pkg.name === packageName) {
         const range = pkg.peerDependencies?.['@smap/sdk'] ?? pkg.dependencies?.['@smap/sdk']
         if (range !== undefined && !range.startsWith('workspace:') && semver.validRange(range) && !semver.satisfies(SDK_VERSION, range, { includePrerelease: true })) {
-          throw new SmapError(
+          throw smapError(
             'SMAP_DRIVER_SDK_MISMATCH',
             `driver "${spec}" is built for @smap/sdk ${range}, but this smap runs @smap/sdk ${SDK_VERSION}; install a release of ${pkg.name ?? spec} made for @smap/sdk ${SDK_VERSION}, or a smap whose SDK matches`,
           )

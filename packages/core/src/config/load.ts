@@ -1,16 +1,17 @@
-import { readFile, writeFile } from 'node:fs/promises'
-import { dirname, relative, resolve } from 'node:path'
-import type { Metadata, ReadingType } from '@smap/sdk'
-import { ConfigError, ConfigErrors, mergeMetadata, parseDriverOptions, SmapError, uuid5, type ConfigLocation, type Report } from '@smap/sdk'
-import { checkLocation, reportObject } from './reporting.js'
-import { isUuid } from '@smap/sdk'
-import { SmapInstance, DEFAULT_TIMEZONE, type ServerSettings } from './instance.js'
-import type { Logger } from './logger.js'
-import { flattenMetadata } from '@smap/sdk'
-import { parseIni, writeIni, type IniEntry, type IniSection } from './_ini.js'
-import { isDriverReference, resolveDriver, type ResolvedDriver } from './driver-resolve.js'
-import type { DriverSource } from './driver-host.js'
-import { checkTimezone, DEFAULT_BUFFER_SIZE } from './timeseries.js'
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import type { ReadingType, Report } from '@smap/sdk'
+import { ConfigError, ConfigErrors, FieldError, smapError, type ConfigLocation } from '../errors.js'
+import { parseDriverOptions } from '../drivers/definition.js'
+import type { DriverSource } from '../drivers/driver-instance.js'
+import { isDriverReference, resolveDriver, type ResolvedDriver } from '../drivers/resolve.js'
+import { SmapInstance, type ServerSettings } from '../instance.js'
+import type { Logger } from '../logger.js'
+import { checkLocation } from '../reporting/subscription.js'
+import { isUuid, uuid5 } from '../tree/identity.js'
+import { mergeMetadata } from '../tree/metadata.js'
+import { parseIni, type IniEntry, type IniSection } from './ini.js'
+import { readServer } from './server-keys.js'
 
 /** Options of `load`. */
 export interface LoadOptions {
@@ -20,9 +21,10 @@ export interface LoadOptions {
    * (what `smap validate` does). Sections with a problem are left out.
    */
   errors?: ConfigError[]
+  /** Settings that win over the config's `[server]` section (e.g. `smap run --data-dir`). */
+  server?: ServerSettings
 }
 
-const READING_TYPES: readonly ReadingType[] = ['long', 'double', 'string']
 // stands in for a root uuid that failed to read, so that checking can go on (only when collecting errors)
 const NIL_ROOT = '00000000-0000-4000-8000-000000000000'
 
@@ -37,7 +39,7 @@ export async function load(file: string, options: LoadOptions = {}): Promise<Sma
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : String(err)
-    throw new SmapError('SMAP_CONFIG_UNREADABLE', `cannot read config file ${file}: ${why}`, { cause: err })
+    throw smapError('SMAP_CONFIG_UNREADABLE', `cannot read config file ${file}: ${why}`, { cause: err })
   }
   return loadText(text, file, options)
 }
@@ -74,7 +76,17 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   } catch (err) {
     report(err)
   }
-  const inst = new SmapInstance(root.uuid, { timezone: root.timezone, logger: options.logger, server, configFile: resolve(file) })
+  const make = (timezone: string | undefined): SmapInstance =>
+    new SmapInstance(root.uuid, { timezone, logger: options.logger, server: { ...server, ...options.server }, configFile: resolve(file) })
+  let inst: SmapInstance
+  try {
+    inst = make(root.timezone?.value)
+  } catch (err) {
+    const tz = root.timezone
+    if (!(err instanceof FieldError) || !tz) throw err
+    report(fieldProblem(err, tz, { file, line: tz.line, section: '/', key: tz.key }))
+    inst = make(undefined)
+  }
   applyCommon(inst, '/', rootSection, root.common, file)
 
   const drivers: IniSection[] = []
@@ -172,7 +184,7 @@ async function readReport(inst: SmapInstance, section: IniSection, file: string)
   try {
     await inst.addReport(body, { origin: 'config', where: `${file}:${section.line}`, name: section.name })
   } catch (err) {
-    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', sectionWhere, (err as Error).message, { cause: err })
+    throw ConfigError.at(sectionWhere, err)
   }
 }
 
@@ -183,7 +195,7 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
   try {
     resolved = await resolveDriver(typeEntry.value, dirname(resolve(file)))
   } catch (err) {
-    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', { ...sectionWhere, line: typeEntry.line, key: typeEntry.key }, (err as Error).message, { cause: err })
+    throw ConfigError.at({ ...sectionWhere, line: typeEntry.line, key: typeEntry.key }, err)
   }
   const common: CommonKeys = { metadata: [] }
   const source: DriverSource = { ref: typeEntry.value, rawOptions: {}, metadata: {} }
@@ -224,7 +236,7 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
   try {
     inst.addDriver(section.name, resolved.definition, source.rawOptions, source)
   } catch (err) {
-    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', sectionWhere, (err as Error).message, { cause: err })
+    throw ConfigError.at(sectionWhere, err)
   }
 }
 
@@ -233,80 +245,9 @@ interface CommonKeys {
   metadata: IniEntry[]
 }
 
-/**
- * The `[server]` keys: how each is read from its config text and written back.
- * One table, so reading, writing and the list in "unknown key" cannot drift.
- */
-const SERVER_KEYS: Array<{
-  [K in keyof ServerSettings]-?: {
-    key: string
-    field: K
-    read: (value: string, where: ConfigLocation, dir: string) => ServerSettings[K]
-    write: (value: NonNullable<ServerSettings[K]>, dir: string) => string
-  }
-}[keyof ServerSettings]> = [
-  { key: 'Port', field: 'port', read: (v, w) => parsePort(v, w), write: String },
-  { key: 'Host', field: 'host', read: (v, w) => nonEmpty(v, w, 'an address to listen on, such as 127.0.0.1 or 0.0.0.0'), write: (v) => v },
-  { key: 'DataDir', field: 'dataDir', read: (v, w, dir) => resolve(dir, nonEmpty(v, w, 'a directory, such as ./data')), write: (v, dir) => relative(dir, v) || '.' },
-  {
-    key: 'ReportToken',
-    field: 'reportToken',
-    read: (v, w) => {
-      if (v.length < 16) throw new ConfigError('SMAP_CONFIG_INVALID', w, 'expected a secret of at least 16 characters (`smap uuid` makes a good one)')
-      return v
-    },
-    write: (v) => v,
-  },
-  { key: 'ReportHosts', field: 'reportHosts', read: (v) => v.split(/[\s,]+/).filter(Boolean), write: (v) => v.join(', ') },
-  { key: 'AllowLinkLocal', field: 'allowLinkLocal', read: (v, w) => parseBoolean(v, w), write: String },
-  { key: 'Fsync', field: 'fsync', read: (v, w) => parseBoolean(v, w), write: String },
-  { key: 'FlushInterval', field: 'flushInterval', read: (v, w) => parseMs(v, 10, 60_000, w), write: String },
-  { key: 'ReportTimeout', field: 'reportTimeout', read: (v, w) => parseMs(v, 100, 600_000, w), write: String },
-  { key: 'RetryBackoff', field: 'retryBackoff', read: (v, w) => parseMs(v, 1, 600_000, w), write: String },
-  { key: 'MaxRetryBackoff', field: 'maxRetryBackoff', read: (v, w) => parseMs(v, 1, 3_600_000, w), write: String },
-]
-
-function readServer(section: IniSection | undefined, file: string): ServerSettings {
-  const out: Record<string, unknown> = {}
-  for (const e of section?.entries ?? []) {
-    const where = { file, line: e.line, section: 'server', key: e.key }
-    const spec = SERVER_KEYS.find((k) => k.key.toLowerCase() === e.key.toLowerCase())
-    if (!spec) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in [server]: expected one of ${SERVER_KEYS.map((k) => k.key).join(', ')}`)
-    out[spec.field] = spec.read(e.value, where, dirname(file))
-  }
-  return out as ServerSettings
-}
-
-function nonEmpty(value: string, where: ConfigLocation, expected: string): string {
-  if (value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected ${expected}`)
-  return value
-}
-
-function parseMs(value: string, min: number, max: number, where: ConfigLocation): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN
-  if (!(ms >= min && ms <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected milliseconds from ${min} to ${max}, got "${value}"`)
-  return ms
-}
-
-function parseBoolean(value: string, where: ConfigLocation): boolean {
-  const v = value.toLowerCase()
-  if (['true', 'yes', 'on', '1'].includes(v)) return true
-  if (['false', 'no', 'off', '0'].includes(v)) return false
-  throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected true or false, got "${value}"`)
-}
-
-/** A TCP port from a config or command-line value; `where` names it in the error. */
-export function parsePort(value: string, where: ConfigLocation): number {
-  const port = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected a port number from 0 to 65535, got "${value}"`)
-  }
-  return port
-}
-
-function readRoot(section: IniSection, file: string): { uuid: string; timezone?: string; common: CommonKeys } {
+function readRoot(section: IniSection, file: string): { uuid: string; timezone?: IniEntry; common: CommonKeys } {
   let uuid: string | undefined
-  let timezone: string | undefined
+  let timezone: IniEntry | undefined
   const common: CommonKeys = { metadata: [] }
   for (const e of section.entries) {
     const where = { file, line: e.line, section: '/', key: e.key }
@@ -314,7 +255,7 @@ function readRoot(section: IniSection, file: string): { uuid: string; timezone?:
     if (lower === 'uuid') uuid = readUuid(e, where)
     else if (lower === 'type') {
       if (e.value.toLowerCase() !== 'collection') throw new ConfigError('SMAP_CONFIG_INVALID', where, `the root is always a Collection, got "${e.value}"`)
-    } else if (lower === 'properties/timezone') timezone = readTimezone(e, where)
+    } else if (lower === 'properties/timezone') timezone = e
     else if (!readCommon(e, common)) {
       throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key in [/]: expected uuid, type, Description, Properties/Timezone or Metadata/...')
     }
@@ -360,12 +301,9 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
     throw new ConfigError('SMAP_CONFIG_INVALID', where, `unknown type "${type}": expected Collection, Timeseries, or a driver package name`)
   }
   const common: CommonKeys = { metadata: [] }
-  let key: string | undefined
-  let uuid: string | undefined
+  // the entry each option came from, so the model's verdict on it can name its line
+  const given = new Map<string, IniEntry>()
   let unit: IniEntry | undefined
-  let readingType: ReadingType | undefined
-  let timezone: string | undefined
-  let bufferSize: number | undefined
   for (const e of section.entries) {
     const where = { ...sectionWhere, line: e.line, key: e.key }
     const lower = e.key.toLowerCase()
@@ -373,29 +311,21 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
     if (kind === 'collection') {
       throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, 'unknown key for a Collection: expected type, Description or Metadata/...')
     }
-    if (lower === 'key') {
-      if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a key that names the stream durably, such as "sensor0"')
-      key = e.value
-    } else if (lower === 'uuid') uuid = readUuid(e, where)
-    else if (lower === 'properties/unitofmeasure') {
-      if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a unit such as V or kW')
-      unit = e
-    } else if (lower === 'properties/readingtype') {
-      const rt = READING_TYPES.find((t) => t === e.value.toLowerCase())
-      if (!rt) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected long, double or string, got "${e.value}"`)
-      readingType = rt
-    } else if (lower === 'properties/timezone') timezone = readTimezone(e, where)
-    else if (lower === 'buffersize') {
-      const n = /^\d+$/.test(e.value) ? Number(e.value) : Number.NaN
-      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected a whole number from 1 to 100000, got "${e.value}"`)
-      bufferSize = n
-    } else {
+    const field = TIMESERIES_KEYS[lower]
+    if (field === undefined) {
       throw new ConfigError(
         'SMAP_CONFIG_UNKNOWN_KEY',
         where,
         'unknown key for a Timeseries: expected type, key, uuid, Description, BufferSize, Properties/UnitofMeasure, Properties/ReadingType, Properties/Timezone or Metadata/...',
       )
     }
+    if (lower === 'key' && e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a key that names the stream durably, such as "sensor0"')
+    if (lower === 'uuid') readUuid(e, where)
+    if (lower === 'properties/unitofmeasure') {
+      if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a unit such as V or kW')
+      unit = e
+    }
+    given.set(field, e)
   }
   try {
     if (kind === 'collection') inst.addCollection(section.name)
@@ -407,16 +337,41 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
           'missing: a Timeseries needs its unit, e.g. "Properties/UnitofMeasure = V"',
         )
       }
-      if (key !== undefined && uuid !== undefined) {
-        throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, key: 'uuid' }, 'give key or uuid, not both: the uuid is derived from the key')
-      }
-      inst.addTimeseries(section.name, { unit: unit.value, key, uuid, readingType, timezone, bufferSize })
+      const text = (field: string): string | undefined => given.get(field)?.value
+      const size = text('bufferSize')
+      inst.addTimeseries(section.name, {
+        unit: unit.value,
+        key: text('key'),
+        uuid: text('uuid')?.toLowerCase(),
+        readingType: text('readingType')?.toLowerCase() as ReadingType | undefined,
+        timezone: text('timezone'),
+        bufferSize: size === undefined ? undefined : /^\d+$/.test(size) ? Number(size) : Number.NaN,
+      })
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err
-    throw new ConfigError((err as SmapError).code ?? 'SMAP_CONFIG_INVALID', sectionWhere, (err as Error).message, { cause: err })
+    const entry = err instanceof FieldError ? given.get(err.field) : undefined
+    if (err instanceof FieldError && entry) throw fieldProblem(err, entry, err.field === 'uuid' ? { ...sectionWhere, key: 'uuid' } : { ...sectionWhere, line: entry.line, key: entry.key })
+    throw ConfigError.at(sectionWhere, err)
   }
   applyCommon(inst, section.name, section, common, file)
+}
+
+// a Timeseries section's keys (lower case) and the option of the model each sets
+const TIMESERIES_KEYS: Record<string, string> = {
+  key: 'key',
+  uuid: 'uuid',
+  'properties/unitofmeasure': 'unit',
+  'properties/readingtype': 'readingType',
+  'properties/timezone': 'timezone',
+  buffersize: 'bufferSize',
+}
+
+/** The model refused a value: the same rule, said about the config entry. */
+function fieldProblem(err: FieldError, entry: IniEntry, where: ConfigLocation): ConfigError {
+  if (err.field === 'timezone') return new ConfigError('SMAP_CONFIG_INVALID', where, `unknown time zone "${entry.value}": use ${err.expected}`, { cause: err })
+  if (err.field === 'uuid') return new ConfigError('SMAP_CONFIG_INVALID', where, `give ${err.expected}`, { cause: err })
+  return new ConfigError('SMAP_CONFIG_INVALID', where, `expected ${err.expected}, got "${entry.value}"`, { cause: err })
 }
 
 function readUuid(e: IniEntry, where: ConfigLocation): string {
@@ -424,85 +379,4 @@ function readUuid(e: IniEntry, where: ConfigLocation): string {
     throw new ConfigError('SMAP_CONFIG_BAD_UUID', where, `expected a uuid like 75503ac2-abf0-11e0-b7d6-0026bb56ec92, got "${e.value}" (run \`smap uuid\` for a new one)`)
   }
   return e.value.toLowerCase()
-}
-
-function readTimezone(e: IniEntry, where: ConfigLocation): string {
-  try {
-    return checkTimezone(e.value, 'Properties/Timezone')
-  } catch {
-    throw new ConfigError('SMAP_CONFIG_INVALID', where, `unknown time zone "${e.value}": use an IANA name such as America/Los_Angeles or UTC`)
-  }
-}
-
-/**
- * Writes an instance as a config file, omitting defaults; `load` reads it back
- * into the same tree, metadata and uuids.
- * @example await dump(inst, 'conf.ini')
- */
-export async function dump(inst: SmapInstance, file: string): Promise<void> {
-  await writeFile(file, dumpText(inst, dirname(resolve(file))))
-}
-
-/** The config text `dump` writes; `baseDir` anchors a relative DataDir. */
-export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
-  const sections: Array<{ name: string; entries: Array<[string, string]> }> = []
-  const server: Array<[string, string]> = []
-  for (const spec of SERVER_KEYS) {
-    const value = inst.server[spec.field]
-    if (value !== undefined) server.push([spec.key, (spec.write as (v: unknown, dir: string) => string)(value, baseDir)])
-  }
-  if (server.length > 0) sections.push({ name: 'server', entries: server })
-
-  for (const r of inst.resources()) {
-    const driver = inst.drivers.get(r.path)
-    if (driver) {
-      // a driver's section as written; what it builds comes back when it runs
-      if (driver.source.ref === undefined) {
-        throw new SmapError('SMAP_DUMP_UNREPRESENTABLE', `cannot write the driver at ${r.path}: it was added in code without a package reference (pass { ref: 'package-name' } to addDriver)`)
-      }
-      const entries: Array<[string, string]> = [['type', driver.source.ref]]
-      if (driver.source.key !== undefined) entries.push(['key', driver.source.key])
-      if (driver.source.uuid !== undefined) entries.push(['uuid', driver.source.uuid])
-      entries.push(...Object.entries(driver.source.rawOptions))
-      if (driver.source.description !== undefined) entries.push(['Description', driver.source.description])
-      entries.push(...metadataEntries(driver.source.metadata))
-      if (r.path === '/') throw new SmapError('SMAP_DUMP_UNREPRESENTABLE', 'cannot write a driver attached at the root: a config attaches drivers at a path below [/]')
-      sections.push({ name: r.path, entries })
-      continue
-    }
-    if (r._owner !== undefined) continue
-    const entries: Array<[string, string]> = [['type', r.type]]
-    if (r.path === '/') {
-      entries.push(['uuid', inst.root])
-      if (inst.timezone !== DEFAULT_TIMEZONE) entries.push(['Properties/Timezone', inst.timezone])
-    } else if (r.type === 'Timeseries') {
-      if (r.key !== undefined) entries.push(['key', r.key])
-      else if (r.explicitUuid) entries.push(['uuid', r.uuid])
-      entries.push(['Properties/UnitofMeasure', r.unit])
-      if (r.readingType !== 'long') entries.push(['Properties/ReadingType', r.readingType])
-      if (r.ownTimezone !== undefined) entries.push(['Properties/Timezone', r.ownTimezone])
-      if (r.bufferSize !== DEFAULT_BUFFER_SIZE) entries.push(['BufferSize', String(r.bufferSize)])
-    }
-    if (r.description !== undefined) entries.push(['Description', r.description])
-    entries.push(...metadataEntries(r._metadata))
-    sections.push({ name: r.path, entries })
-  }
-  // subscriptions from a config (those made over HTTP live in the data dir)
-  for (const sub of inst.subscriptions.values()) {
-    if (sub.origin !== 'config' || sub.name === undefined) continue
-    const o = reportObject(sub.config)
-    const entries: Array<[string, string]> = o.ReportDeliveryLocation instanceof Array
-      ? o.ReportDeliveryLocation.map((l, i) => [i === 0 ? 'ReportDeliveryLocation' : `ReportDeliveryLocation${i}`, l])
-      : [['ReportDeliveryLocation', o.ReportDeliveryLocation]]
-    entries.push(['ReportResource', o.ReportResource])
-    if (o.MinPeriod) entries.push(['MinPeriod', String(o.MinPeriod)])
-    for (const k of ['MaxPeriod', 'ExpireTime', 'Delivery', 'MaxBuffer'] as const) if (o[k] !== undefined) entries.push([k, String(o[k])])
-    if (o.Format !== 'json') entries.push(['Format', String(o.Format)])
-    sections.push({ name: sub.name, entries })
-  }
-  return writeIni(sections)
-}
-
-function metadataEntries(meta: Metadata): Array<[string, string]> {
-  return flattenMetadata(meta).map(([k, v]) => [`Metadata/${k}`, v])
 }

@@ -86,8 +86,3 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   const at = Date.parse(v)
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
-
-/** Capped exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^attempt)). */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random = Math.random): number {
-  return random() * Math.min(capMs, baseMs * 2 ** attempt)
-}

@@ -1,5 +1,5 @@
-import type { ReadingType } from './schemas.js'
-import { SmapError } from './errors.js'
+import type { ReadingType } from '@smap/sdk'
+import { FieldError, smapError } from '../errors.js'
 
 const EXPECTED: Record<ReadingType, string> = {
   long: 'a whole number',
@@ -19,10 +19,10 @@ export function fitsReadingType(readingType: ReadingType, value: unknown): boole
 /** Throws an error naming the stream and its type unless `[time, value]` is a valid reading for it. */
 export function checkReading(path: string, readingType: ReadingType, time: unknown, value: unknown): void {
   if (!fitsReadingType(readingType, value)) {
-    throw new SmapError('SMAP_READING_INVALID', `cannot add ${describe(value)} to ${path}: its ReadingType is ${readingType} (${EXPECTED[readingType]})`)
+    throw smapError('SMAP_READING_INVALID', `cannot add ${describe(value)} to ${path}: its ReadingType is ${readingType} (${EXPECTED[readingType]})`)
   }
   if (typeof time !== 'number' || !Number.isFinite(time) || time < 0) {
-    throw new SmapError('SMAP_READING_INVALID', `cannot add a reading to ${path} at time ${describe(time)}: a time is Unix milliseconds, a number >= 0`)
+    throw smapError('SMAP_READING_INVALID', `cannot add a reading to ${path} at time ${describe(time)}: a time is Unix milliseconds, a number >= 0`)
   }
 }
 
@@ -31,4 +31,16 @@ function describe(value: unknown): string {
   if (typeof value === 'number') return String(value)
   if (value === undefined) return 'undefined'
   return `${typeof value} ${JSON.stringify(value) ?? String(value)}`
+}
+
+const TIMEZONE_RULE = 'an IANA name such as America/Los_Angeles or UTC'
+
+/** The zone name if the runtime knows it; else a clear error naming `where`. */
+export function checkTimezone(zone: string, where: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone })
+    return zone
+  } catch {
+    throw new FieldError('SMAP_TIMEZONE_INVALID', `${where}: unknown time zone "${zone}"; use ${TIMEZONE_RULE}`, 'timezone', TIMEZONE_RULE)
+  }
 }

@@ -1,4 +1,4 @@
-import { SmapError } from './errors.js'
+import { smapError } from '../errors.js'
 
 // Path segments are used verbatim in URLs and config section headers, so keep
 // them to characters that need no escaping in either.
@@ -7,7 +7,7 @@ const SEGMENT = /^[A-Za-z0-9_.~:@!$'()*,;=-]+$/
 /** `/a/b` from `a/b`, `/a//b/` or `/a/b`; throws a clear error for a bad segment. */
 export function normalizePath(path: string): string {
   if (typeof path !== 'string') {
-    throw new SmapError('SMAP_PATH_INVALID', `a path must be a string like "/instrument0/sensor0", got ${String(path)}`)
+    throw smapError('SMAP_PATH_INVALID', `a path must be a string like "/instrument0/sensor0", got ${String(path)}`)
   }
   const parts = splitPath(path)
   return parts.length === 0 ? '/' : `/${parts.join('/')}`
@@ -18,7 +18,7 @@ export function splitPath(path: string): string[] {
   const parts = path.split('/').filter((p) => p !== '')
   for (const part of parts) {
     if (part === '.' || part === '..' || part === '+' || !SEGMENT.test(part)) {
-      throw new SmapError(
+      throw smapError(
         'SMAP_PATH_INVALID',
         `invalid path "${path}": segment "${part}" may use only letters, digits and _ . ~ : @ ! $ ' ( ) * , ; = - (and not be ".", ".." or "+")`,
       )
@@ -47,4 +47,9 @@ export function relativePath(base: string, child: string): string {
 /** Whether `path` is `base` or lies below it. */
 export function isWithin(base: string, path: string): boolean {
   return base === '/' || path === base || path.startsWith(`${base}/`)
+}
+
+/** The path of `name` directly below `parent`. */
+export function childPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`
 }

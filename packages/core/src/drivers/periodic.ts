@@ -1,5 +1,6 @@
-import { SmapError } from '@smap/sdk'
-import { createConsoleLogger, type Logger } from './logger.js'
+import { systemClock, type Clock, type ClockTimer } from '../clock.js'
+import { smapError } from '../errors.js'
+import { createConsoleLogger, type Logger } from '../logger.js'
 
 /** A running periodic job. */
 export interface PeriodicJob {
@@ -19,6 +20,8 @@ export interface PeriodicOptions {
   delay?: number
   /** Called with a run's error instead of logging it. */
   onError?: (error: unknown) => void
+  /** Whose time it keeps (default the system's). */
+  clock?: Clock
 }
 
 /**
@@ -28,30 +31,33 @@ export interface PeriodicOptions {
  * @example const job = periodic(() => inst.add('/sensor0', counter++), 1)
  */
 export function periodic(fn: () => unknown, seconds: number, options: PeriodicOptions = {}): PeriodicJob {
-  if (typeof fn !== 'function') throw new SmapError('SMAP_PERIODIC_INVALID', `periodic() needs a function to run, got ${typeof fn}`)
+  if (typeof fn !== 'function') throw smapError('SMAP_PERIODIC_INVALID', `periodic() needs a function to run, got ${typeof fn}`)
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new SmapError('SMAP_PERIODIC_INVALID', `periodic() needs a period in seconds greater than 0, got ${String(seconds)}`)
+    throw smapError('SMAP_PERIODIC_INVALID', `periodic() needs a period in seconds greater than 0, got ${String(seconds)}`)
   }
+  const clock = options.clock ?? systemClock
   const logger = options.logger ?? createConsoleLogger()
   const label = options.name ? `periodic job ${options.name}` : 'periodic job'
   const periodMs = seconds * 1000
   let running = true
-  let timer: NodeJS.Timeout | undefined
+  let timer: ClockTimer | undefined
   let current: Promise<void> | undefined
-  let due = Date.now() + (options.delay ?? 0) * 1000
+  let due = clock.now() + (options.delay ?? 0) * 1000
 
-  const tick = (): void => {
+  // returns the run and the scheduling of the next, which a test clock awaits
+  const tick = (): Promise<void> | undefined => {
     timer = undefined
-    if (!running) return
+    if (!running) return undefined
     current = runOnce().finally(() => {
       current = undefined
       if (!running) return
       // next run on the original grid, skipping ticks a long run overlapped
       due += periodMs
-      const now = Date.now()
+      const now = clock.now()
       if (due < now) due += Math.ceil((now - due) / periodMs) * periodMs
-      timer = setTimeout(tick, due - now)
+      timer = clock.setTimer(tick, due - now)
     })
+    return current
   }
 
   const runOnce = async (): Promise<void> => {
@@ -63,15 +69,15 @@ export function periodic(fn: () => unknown, seconds: number, options: PeriodicOp
     }
   }
 
-  if (options.delay) timer = setTimeout(tick, options.delay * 1000)
-  else tick()
+  if (options.delay) timer = clock.setTimer(tick, options.delay * 1000)
+  else void tick()
   return {
     get running() {
       return running
     },
     async stop() {
       running = false
-      if (timer) clearTimeout(timer)
+      timer?.cancel()
       timer = undefined
       await current
     },

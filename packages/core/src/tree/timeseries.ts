@@ -1,6 +1,7 @@
-import { checkReading, cloneMetadata, fitsReadingType, SmapError } from '@smap/sdk'
 import type { Metadata, Reading, ReadingType, ReadingValue, TimeseriesObject } from '@smap/sdk'
-import type { ResourceOwner } from './driver-host.js'
+import { FieldError, smapError } from '../errors.js'
+import { cloneMetadata } from './metadata.js'
+import { checkReading, checkTimezone, fitsReadingType } from './reading.js'
 
 /** Options of a new timeseries; only `unit` is required. */
 export interface TimeseriesOptions {
@@ -22,18 +23,21 @@ export interface TimeseriesOptions {
 }
 
 export const DEFAULT_BUFFER_SIZE = 1
-const MAX_BUFFER_SIZE = 100_000
+const BUFFER_SIZE_RULE = 'a whole number from 1 to 100000'
+const READING_TYPES: readonly string[] = ['long', 'double', 'string']
+const READING_TYPE_RULE = 'long, double or string'
 
 /** Called for every reading added to a stream. */
 export type ReadingListener = (ts: Timeseries, time: number, value: ReadingValue) => void
 
-/** The part of the instance a timeseries needs. */
-export interface TimeseriesOwner {
+/** @internal What a timeseries shares with its tree: the default zone and who hears its readings. */
+export interface TimeseriesHome {
   readonly timezone: string
-  readonly readingListeners: readonly ReadingListener[]
+  /** Replaced, never changed in place, when someone subscribes or leaves. */
+  readonly listeners: readonly ReadingListener[]
 }
 
-/** A stream of readings at one path; made by `SmapInstance.addTimeseries`. */
+/** A stream of readings at one path; made by `addTimeseries`. */
 export class Timeseries {
   readonly type = 'Timeseries' as const
   readonly path: string
@@ -42,13 +46,12 @@ export class Timeseries {
   readonly key: string | undefined
   /** Whether the uuid was given rather than derived. */
   readonly explicitUuid: boolean
-  /** @internal the driver that made this stream, if any. */
-  _owner: ResourceOwner | undefined
+  /** @internal its place in the order streams were made: 0, 1, 2, ... (indexes per-stream tables). */
+  readonly _seq: number
+  /** @internal who made it (a driver instance), an opaque tag the tree only keeps. */
+  _owner: object | undefined
   /** @internal bumped when metadata or description change, so reports resend the full object. */
   _metaVersion = 1
-  /** @internal the report channels its readings go to, valid while `_reportVersion` matches the reporter's. */
-  _reportTargets: unknown[] = []
-  _reportVersion = 0
   readonly unit: string
   readonly readingType: ReadingType
   readonly bufferSize: number
@@ -56,32 +59,33 @@ export class Timeseries {
   /** @internal the metadata object itself; read it with `metadata`. */
   readonly _metadata: Metadata = {}
   readonly #timezone: string | undefined
-  readonly #owner: TimeseriesOwner
+  readonly #home: TimeseriesHome
   readonly #times: number[]
   readonly #values: ReadingValue[]
   #next = 0
   #count = 0
 
-  /** @internal use `SmapInstance.addTimeseries`. */
-  constructor(owner: TimeseriesOwner, path: string, uuid: string, options: TimeseriesOptions & { explicitUuid?: boolean }) {
-    this.#owner = owner
+  /** @internal use `addTimeseries`. */
+  constructor(home: TimeseriesHome, seq: number, path: string, uuid: string, options: TimeseriesOptions & { explicitUuid?: boolean }) {
+    this.#home = home
+    this._seq = seq
     this.path = path
     this.uuid = uuid
     this.key = options.key
     this.explicitUuid = options.explicitUuid ?? false
     if (typeof options.unit !== 'string' || options.unit.trim() === '') {
-      throw new SmapError('SMAP_TIMESERIES_INVALID', `timeseries ${path} needs a unit (Properties/UnitofMeasure), such as "V" or "kW"`)
+      throw smapError('SMAP_TIMESERIES_INVALID', `timeseries ${path} needs a unit (Properties/UnitofMeasure), such as "V" or "kW"`)
     }
     this.unit = options.unit
     const readingType = options.readingType ?? 'long'
-    if (readingType !== 'long' && readingType !== 'double' && readingType !== 'string') {
-      throw new SmapError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: ReadingType must be long, double or string, got "${String(readingType)}"`)
+    if (!READING_TYPES.includes(readingType)) {
+      throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: ReadingType must be ${READING_TYPE_RULE}, got "${String(readingType)}"`, 'readingType', READING_TYPE_RULE)
     }
     this.readingType = readingType
     this.#timezone = options.timezone === undefined ? undefined : checkTimezone(options.timezone, `timeseries ${path}`)
     const size = options.bufferSize ?? DEFAULT_BUFFER_SIZE
-    if (!Number.isInteger(size) || size < 1 || size > MAX_BUFFER_SIZE) {
-      throw new SmapError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: BufferSize must be a whole number from 1 to ${MAX_BUFFER_SIZE}, got ${String(size)}`)
+    if (!Number.isInteger(size) || size < 1 || size > 100_000) {
+      throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: BufferSize must be ${BUFFER_SIZE_RULE}, got ${String(size)}`, 'bufferSize', BUFFER_SIZE_RULE)
     }
     this.bufferSize = size
     this.description = options.description
@@ -91,7 +95,7 @@ export class Timeseries {
 
   /** The stream's time zone: its own, else the instance's. */
   get timezone(): string {
-    return this.#timezone ?? this.#owner.timezone
+    return this.#timezone ?? this.#home.timezone
   }
 
   /** The time zone set on this stream itself, if any (for `dump`). */
@@ -111,7 +115,12 @@ export class Timeseries {
   add(value: ReadingValue): void
   add(time: number, value: ReadingValue): void
   add(a: number | ReadingValue, b?: ReadingValue): void {
-    if (b === undefined) this.addAt(Date.now(), a)
+    this._addEither(Date.now, a, b)
+  }
+
+  /** @internal The one place `add(value)` and `add(time, value)` are told apart; `now` stamps the first. */
+  _addEither(now: () => number, a: number | ReadingValue, b: ReadingValue | undefined): void {
+    if (b === undefined) this.addAt(now(), a)
     else this.addAt(a as number, b)
   }
 
@@ -125,9 +134,7 @@ export class Timeseries {
     this.#values[i] = value
     this.#next = i + 1 === this.bufferSize ? 0 : i + 1
     if (this.#count < this.bufferSize) this.#count++
-    const owner = this._owner
-    if (owner !== undefined) owner.lastReadingTime = Date.now()
-    const listeners = this.#owner.readingListeners
+    const listeners = this.#home.listeners
     for (let k = 0; k < listeners.length; k++) (listeners[k] as ReadingListener)(this, time, value)
   }
 
@@ -150,7 +157,7 @@ export class Timeseries {
     return [this.#times[i] as number, this.#values[i] as ReadingValue]
   }
 
-  /** The object served at `/data/PATH` (DESIGN.md §3). */
+  /** The object served at `/data/PATH`. */
   toJSON(): TimeseriesObject {
     const out: TimeseriesObject = {
       uuid: this.uuid,
@@ -160,15 +167,5 @@ export class Timeseries {
     if (this.description !== undefined) out.Description = this.description
     if (Object.keys(this._metadata).length > 0) out.Metadata = cloneMetadata(this._metadata)
     return out
-  }
-}
-
-/** The zone name if the runtime knows it; else a clear error naming `where`. */
-export function checkTimezone(zone: string, where: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone })
-    return zone
-  } catch {
-    throw new SmapError('SMAP_TIMEZONE_INVALID', `${where}: unknown time zone "${zone}"; use an IANA name such as America/Los_Angeles or UTC`)
   }
 }

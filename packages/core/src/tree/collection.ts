@@ -1,8 +1,7 @@
 import type { CollectionObject, Metadata } from '@smap/sdk'
-import { cloneMetadata } from '@smap/sdk'
-import type { ResourceOwner } from './driver-host.js'
+import { cloneMetadata } from './metadata.js'
 
-/** A node of the tree that holds other resources; made by `SmapInstance.addCollection`. */
+/** A node of the tree that holds other resources; made by `addCollection`. */
 export class Collection {
   readonly type = 'Collection' as const
   readonly path: string
@@ -13,12 +12,12 @@ export class Collection {
   readonly _contents: string[] = []
   /** @internal made only as the parent of something else, not asked for by name. */
   _implicit: boolean
-  /** @internal the driver that made this collection, or that is attached here. */
-  _owner: ResourceOwner | undefined
+  /** @internal who made it (a driver instance), an opaque tag the tree only keeps. */
+  _owner: object | undefined
   /** @internal bumped when metadata or description change, so reports resend the full object. */
   _metaVersion = 1
 
-  /** @internal use `SmapInstance.addCollection`. */
+  /** @internal use `addCollection`. */
   constructor(path: string, implicit: boolean, description?: string) {
     this.path = path
     this._implicit = implicit
@@ -35,7 +34,7 @@ export class Collection {
     return cloneMetadata(this._metadata)
   }
 
-  /** The object served at `/data/PATH` (DESIGN.md §3). */
+  /** The object served at `/data/PATH`. */
   toJSON(): CollectionObject {
     const out: CollectionObject = { Contents: [...this._contents] }
     if (this.description !== undefined) out.Description = this.description

@@ -1,61 +1,12 @@
 import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
-import type { Reading } from '@smap/sdk'
-import type { Logger } from './logger.js'
-import { fsyncFile, openStore, removeFile, type Store } from './_store.js'
+import type { Logger } from '../logger.js'
+import { Chunk, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
+import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
+import { Store } from './store.js'
 
-/** Readings of one stream, as stored and delivered. */
-export interface OutboxEntry {
-  /** path */
-  p: string
-  /** uuid */
-  u: string
-  /** readings, oldest first */
-  r: Reading[]
-}
-
-/** A part of the outbox handed to delivery: entry `i` of `chunk`, readings `from` to `to`. */
-export interface OutboxSlice {
-  chunk: Chunk
-  i: number
-  from: number
-  to: number
-}
-
-interface Segment {
-  n: number
-  file: string
-  ds: Store
-  live: number
-  readings: number
-  /** No more appends: full, or its file may end with a torn line after a write error. */
-  sealed: boolean
-  /** A write to it failed: removals are not appended to it (they would glue onto the torn line). */
-  damaged: boolean
-}
-
-class Chunk {
-  readonly seq: number
-  readonly created: number
-  readonly entries: OutboxEntry[]
-  /** per entry: readings already delivered or dropped */
-  readonly off: number[]
-  readonly seg: Segment
-  remaining: number
-  inflight = false
-  removed = false
-  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment) {
-    this.seq = seq
-    this.created = created
-    this.entries = entries
-    this.off = off
-    this.seg = seg
-    this.remaining = entries.reduce((n, e, i) => n + e.r.length - (off[i] ?? 0), 0)
-  }
-}
-
-export type { Chunk }
+export type { OutboxEntry }
 
 /** Options of an outbox. */
 export interface OutboxOptions {
@@ -79,7 +30,7 @@ const SEGMENT_FILE = /^seg-(\d{8})\.db$/
  * file, so the store never needs compacting. Trims and partial deliveries are
  * recorded as small offset documents, never by rewriting a chunk.
  */
-export class Outbox {
+export class Outbox implements LeaseOwner {
   readonly dir: string
   readonly maxPerStream: number
   readonly #chunkReadings: number
@@ -101,8 +52,6 @@ export class Outbox {
   droppedTotal = 0
   /** readings found on disk when opened */
   restored = 0
-  /** lines of segment files that could not be read (a torn write) */
-  corruptLines = 0
   /** the last write error, until a write succeeds again */
   writeError: string | undefined
 
@@ -137,16 +86,15 @@ export class Outbox {
 
   async #loadSegment(file: string, n: number): Promise<void> {
     this.#nextSegment = Math.max(this.#nextSegment, n + 1)
-    let ds: Store
+    let ds: Store<SegmentDoc>
     try {
-      ds = await openStore(file)
+      ds = await Store.open<SegmentDoc>(file)
     } catch (err) {
       // keep the file for a later start; say so loudly
       this.#logger.error(`cannot read outbox segment ${file}; it is kept for the next start`, err)
       return
     }
-    const raw = (ds as unknown as { __original: { getAllData(): Array<Record<string, unknown>> } }).__original
-    const docs = raw.getAllData()
+    const docs = ds.loaded() as ReadonlyArray<Record<string, unknown>>
     const offsets = new Map<number, number[]>()
     const chunks: Array<{ s: number; t: number; e?: OutboxEntry[]; j?: string }> = []
     for (const d of docs) {
@@ -214,7 +162,7 @@ export class Outbox {
     const now = Date.now()
     // each chunk's readings as one JSON string, one chunk per turn of the event loop: NeDB then checks,
     // copies and serializes a string, not every value (it did that with a replacer, value by value)
-    const docs: Array<{ _id: string; s: number; t: number; j: string }> = []
+    const docs: Array<SegmentDoc & { t: number; j: string }> = []
     for (const e of chunks) {
       if (docs.length > 0) await yieldToLoop()
       docs.push({ _id: `c${this.#nextSeq}`, s: this.#nextSeq++, t: now, j: JSON.stringify(e) })
@@ -222,7 +170,7 @@ export class Outbox {
     const seg = await this.#activeSegment()
     try {
       await seg.ds.insert(docs)
-      if (this.#fsync) await fsyncFile(seg.file)
+      if (this.#fsync) await seg.ds.fsync()
     } catch (err) {
       // the file may now end with a torn line: never append to it again
       seg.sealed = true
@@ -254,7 +202,7 @@ export class Outbox {
     if (this.#active && !this.#active.sealed) return this.#active
     const n = this.#nextSegment++
     const file = join(this.dir, `seg-${String(n).padStart(8, '0')}.db`)
-    const ds = await openStore(file)
+    const ds = await Store.open<SegmentDoc>(file)
     const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: false, damaged: false }
     this.#segments.push(seg)
     this.#active = seg
@@ -304,9 +252,9 @@ export class Outbox {
     for (const chunk of changed) void this.#persistProgress(chunk)
   }
 
-  /** Up to `max` readings from the head, in order, without removing them; marks their chunks in flight. */
-  take(max: number): OutboxSlice[] {
-    const out: OutboxSlice[] = []
+  /** Up to `max` readings from the head, in order, on loan until acknowledged or released; `prefix` starts the batch id. */
+  take(max: number, prefix: string): OutboxLease {
+    const out: Slice[] = []
     let n = 0
     for (let q = this.#head; q < this.#queue.length && n < max; q++) {
       const chunk = this.#queue[q] as Chunk
@@ -321,21 +269,21 @@ export class Outbox {
       }
       chunk.inflight = true
     }
-    return out
+    return new OutboxLease(this, out, leaseId(prefix, out, Date.now()))
   }
 
-  /** Ends a delivery attempt: in-flight chunks may be trimmed by the cap again. */
-  release(slices: OutboxSlice[]): void {
+  /** @internal `lease.release()`: in-flight chunks may be trimmed by the cap again. */
+  release(slices: readonly Slice[]): void {
     for (const s of slices) s.chunk.inflight = false
   }
 
   /**
-   * Removes delivered (or dead-lettered) readings and returns how many it
-   * removed (a reading the cap dropped meanwhile is not counted twice); their
-   * removal from disk follows, `settled()` awaits it. Chunks stay in flight
-   * until `release`.
+   * @internal `lease.ack()`: removes delivered (or dead-lettered) readings and
+   * returns how many it removed (a reading the cap dropped meanwhile is not
+   * counted twice); their removal from disk follows, `settled()` awaits it.
+   * Chunks stay in flight until `release`.
    */
-  consume(slices: OutboxSlice[]): number {
+  consume(slices: readonly Slice[]): number {
     const touched = new Set<Chunk>()
     let removed = 0
     for (const s of slices) {
@@ -380,9 +328,9 @@ export class Outbox {
         if (seg.live === 0 && seg.sealed) await this.#deleteSegment(seg)
         else if (!seg.damaged) await this.#removeDocs(chunk)
       } else if (!seg.damaged) {
-        await seg.ds.update({ _id: `o${chunk.seq}` }, { _id: `o${chunk.seq}`, s: chunk.seq, o: chunk.off }, { upsert: true })
+        await seg.ds.put({ _id: `o${chunk.seq}`, s: chunk.seq, o: chunk.off })
       }
-      if (this.#fsync && !seg.damaged) await fsyncFile(seg.file).catch(() => {})
+      if (this.#fsync && !seg.damaged) await seg.ds.fsync().catch(() => {})
     } catch (err) {
       // not recorded: the readings may be delivered again after a restart, never lost
       this.#logger.warn(`could not record delivery progress in ${seg.file}: ${(err as Error).message}`)
@@ -390,14 +338,14 @@ export class Outbox {
   }
 
   async #removeDocs(chunk: Chunk): Promise<void> {
-    await chunk.seg.ds.remove({ _id: { $in: [`c${chunk.seq}`, `o${chunk.seq}`] } }, { multi: true })
+    await chunk.seg.ds.delete(`c${chunk.seq}`, `o${chunk.seq}`)
   }
 
   async #deleteSegment(seg: Segment): Promise<void> {
     const i = this.#segments.indexOf(seg)
     if (i !== -1) this.#segments.splice(i, 1)
     if (this.#active === seg) this.#active = undefined
-    await removeFile(seg.file)
+    await seg.ds.removeFile()
   }
 
   /** Chunks not yet fully delivered. */

@@ -1,4 +1,4 @@
-import { ConfigError, SmapError } from '@smap/sdk'
+import { ConfigError, smapError } from '../errors.js'
 
 // A reader for the INI dialect of Python's ConfigParser, which the original
 // sMAP loader used, keeping the line of every section and key so that each
@@ -110,11 +110,11 @@ export function writeIni(sections: Array<{ name: string; entries: Array<[string,
       const option = OPTION.exec(`${key} = x`)
       const valueLines = value.split('\n')
       if (!option || option[1] !== key || key.startsWith('#') || key.startsWith(';') || key.startsWith('[')) {
-        throw new SmapError('SMAP_DUMP_UNREPRESENTABLE', `cannot write [${name}] ${key}: a config key cannot start with # ; [ or contain : = or surrounding spaces`)
+        throw smapError('SMAP_DUMP_UNREPRESENTABLE', `cannot write [${name}] ${key}: a config key cannot start with # ; [ or contain : = or surrounding spaces`)
       }
       const continuationIsComment = valueLines.slice(1).some((l) => l.startsWith('#') || l.startsWith(';'))
       if (valueLines.some((l) => l.trim() === '' && valueLines.length > 1) || valueLines.some((l) => stripComment(l) !== l) || continuationIsComment) {
-        throw new SmapError(
+        throw smapError(
           'SMAP_DUMP_UNREPRESENTABLE',
           `cannot write [${name}] ${key} = ${JSON.stringify(value)}: a config value cannot have surrounding spaces, blank lines, lines starting with # or ;, or ";" after a space`,
         )

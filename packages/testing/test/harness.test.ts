@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { defineDriver, uuid5, z } from '@smap/sdk'
-import { createHarness } from '@smap/sdk/testing'
+import { createHarness } from '@smap/testing'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 

@@ -1,8 +1,9 @@
 import { join } from 'node:path'
-import { SmapError, isWithin, normalizePath } from '@smap/sdk'
-import type { DriverInstance } from './driver-host.js'
-import type { SmapInstance } from './instance.js'
-import { openStore } from './_store.js'
+import type { DriverInstance } from '../drivers/driver-instance.js'
+import { smapError } from '../errors.js'
+import type { SmapInstance } from '../instance.js'
+import { Store } from '../reporting/store.js'
+import { isWithin, normalizePath } from '../tree/path.js'
 
 /** Options of `importHistory`. */
 export interface ImportOptions {
@@ -61,18 +62,18 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
   const { start, end } = options
   const chunkMs = options.chunkMs ?? DAY
   if (!Number.isFinite(start) || !Number.isFinite(end) || start >= end) {
-    throw new SmapError('SMAP_IMPORT_RANGE', `the import range must have its start before its end, got ${new Date(start).toISOString?.() ?? start} to ${new Date(end).toISOString?.() ?? end}`)
+    throw smapError('SMAP_IMPORT_RANGE', `the import range must have its start before its end, got ${new Date(start).toISOString?.() ?? start} to ${new Date(end).toISOString?.() ?? end}`)
   }
-  if (!(chunkMs > 0)) throw new SmapError('SMAP_IMPORT_RANGE', `the chunk length must be positive, got ${chunkMs}`)
+  if (!(chunkMs > 0)) throw smapError('SMAP_IMPORT_RANGE', `the chunk length must be positive, got ${chunkMs}`)
   const base = options.path === undefined ? '/' : normalizePath(options.path)
   const drivers = [...inst.drivers.values()].filter((d) => isWithin(base, d.path) || isWithin(d.path, base))
-  if (drivers.length === 0) throw new SmapError('SMAP_IMPORT_NO_DRIVER', `no driver at or below ${base} in this config`)
+  if (drivers.length === 0) throw smapError('SMAP_IMPORT_NO_DRIVER', `no driver at or below ${base} in this config`)
   const loaders = drivers.filter((d) => d.canLoad)
   if (loaders.length === 0) {
-    throw new SmapError('SMAP_IMPORT_NO_LOAD', `no driver at or below ${base} can import history: ${drivers.map((d) => `${d.path} (${d.label})`).join(', ')} ha${drivers.length === 1 ? 's' : 've'} no load()`)
+    throw smapError('SMAP_IMPORT_NO_LOAD', `no driver at or below ${base} can import history: ${drivers.map((d) => `${d.path} (${d.label})`).join(', ')} ha${drivers.length === 1 ? 's' : 've'} no load()`)
   }
   if (inst.subscriptions.size === 0) {
-    throw new SmapError('SMAP_IMPORT_NO_REPORT', 'the config has no [report] section, so nothing would receive the imported readings; add one (e.g. ReportDeliveryLocation = http://localhost:8079/add, ReportResource = /+)')
+    throw smapError('SMAP_IMPORT_NO_REPORT', 'the config has no [report] section, so nothing would receive the imported readings; add one (e.g. ReportDeliveryLocation = http://localhost:8079/add, ReportResource = /+)')
   }
 
   const began = Date.now()
@@ -80,16 +81,16 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
   reporter.autoFlush = false
   const ranges: Array<{ start: number; end: number }> = []
   for (let t = start; t < end; t += chunkMs) ranges.push({ start: t, end: Math.min(end, t + chunkMs) })
-  const store = await openStore(join(inst.dataDir, 'imports.db'))
+  const store = await Store.open<{ _id: string; done: number }>(join(inst.dataDir, 'imports.db'))
   const keyOf = (d: DriverInstance): string => `${d.path}|${d.namespace}|${start}|${end}|${chunkMs}`
-  if (options.restart) for (const d of loaders) await store.remove({ _id: keyOf(d) }, {})
+  if (options.restart) for (const d of loaders) await store.delete(keyOf(d))
 
   let readings = 0
   const counter = (): void => {
     readings++
   }
   // every reading added while importing, by any driver
-  inst.readingListeners.push(counter)
+  const stopCounting = inst.onReading(counter)
   let chunksDone = 0
   let resumed = 0
   const total = ranges.length * loaders.length
@@ -103,7 +104,7 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
   const checkDropped = (): void => {
     const dropped = reporter.undelivered().dropped - droppedBefore
     if (dropped > 0) {
-      throw new SmapError(
+      throw smapError(
         'SMAP_IMPORT_DROPPED',
         `${dropped} imported readings were dropped because a subscriber's buffer for a stream was full (MaxBuffer); raise MaxBuffer in the [report] section above the readings one chunk brings per stream, or use shorter chunks (--chunk-hours), and import again with --restart`,
       )
@@ -115,11 +116,11 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
       try {
         await d.setupOnce()
       } catch (err) {
-        throw new SmapError('SMAP_IMPORT_SETUP', `driver ${d.path} (${d.label}) failed to set up: ${(err as Error).message}`, { cause: err })
+        throw smapError('SMAP_IMPORT_SETUP', `driver ${d.path} (${d.label}) failed to set up: ${(err as Error).message}`, { cause: err })
       }
     }
     for (const d of loaders) {
-      const doc = (await store.findOne({ _id: keyOf(d) })) as { done?: number } | null
+      const doc = await store.get(keyOf(d))
       const already = Math.min(doc?.done ?? 0, ranges.length)
       resumed += already
       chunksDone += already
@@ -144,7 +145,7 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
             reporter.discardPending()
             readings = before
             if (attempt >= attempts || options.signal?.aborted) {
-              throw new SmapError(
+              throw smapError(
                 'SMAP_IMPORT_FAILED',
                 `driver ${d.path} (${d.label}) failed to import ${new Date(range.start).toISOString()} to ${new Date(range.end).toISOString()} (attempt ${attempt} of ${attempts}): ${(err as Error).message}; run the same command again to resume there`,
                 { cause: err },
@@ -156,7 +157,7 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
         // the whole chunk into the outboxes, then record it as done
         await inst.flush()
         checkDropped()
-        await store.update({ _id: keyOf(d) }, { _id: keyOf(d), done: i + 1 }, { upsert: true })
+        await store.put({ _id: keyOf(d), done: i + 1 })
         chunksDone++
         await progress('import', { driver: d.path, chunkStart: range.start })
       }
@@ -165,7 +166,7 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
     for (;;) {
       checkDropped()
       const { backlog, deadLetters } = reporter.undelivered()
-      if (deadLetters > 0) throw new SmapError('SMAP_IMPORT_REJECTED', `${deadLetters} readings were rejected by a subscriber and set aside as dead letters; see GET /status and POST /reports/UUID/replay under smap run`)
+      if (deadLetters > 0) throw smapError('SMAP_IMPORT_REJECTED', `${deadLetters} readings were rejected by a subscriber and set aside as dead letters; see GET /status and POST /reports/UUID/replay under smap run`)
       if (backlog === 0) break
       options.signal?.throwIfAborted()
       await progress('deliver')
@@ -174,8 +175,7 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
     await progress('done')
     return { readings, chunks: total, resumed, elapsedMs: Date.now() - began }
   } finally {
-    const i = inst.readingListeners.indexOf(counter)
-    if (i !== -1) inst.readingListeners.splice(i, 1)
+    stopCounting()
     reporter.autoFlush = true
   }
 }

@@ -1,11 +1,8 @@
-import type { Metadata } from '@smap/sdk'
-import { SmapError } from './errors.js'
+import type { Metadata, MetadataInput } from '@smap/sdk'
+import { smapError } from '../errors.js'
 
 // names that would reach Object.prototype instead of the metadata itself
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype'])
-
-/** What `setMetadata` accepts: flat `'Instrument/Model'` keys, nested objects, or both. */
-export type MetadataInput = { [key: string]: string | number | boolean | MetadataInput }
 
 /** Flat `'A/B' -> value` pairs of nested metadata. */
 export function flattenMetadata(meta: Metadata, prefix = ''): Array<[string, string]> {
@@ -24,41 +21,41 @@ export function flattenMetadata(meta: Metadata, prefix = ''): Array<[string, str
  */
 export function mergeMetadata(target: Metadata, input: MetadataInput, where: string, prefix = ''): void {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new SmapError('SMAP_METADATA_INVALID', `metadata for ${where} must be an object like { "Instrument/Manufacturer": "Dent" }, got ${JSON.stringify(input)}`)
+    throw smapError('SMAP_METADATA_INVALID', `metadata for ${where} must be an object like { "Instrument/Manufacturer": "Dent" }, got ${JSON.stringify(input)}`)
   }
   for (const [rawKey, value] of Object.entries(input)) {
     const parts = rawKey.split('/').filter((p) => p !== '')
     const name = prefix ? `${prefix}/${parts.join('/')}` : parts.join('/')
     if (parts.length === 0) {
-      throw new SmapError('SMAP_METADATA_INVALID', `metadata for ${where} has an empty key${prefix ? ` under ${prefix}` : ''}`)
+      throw smapError('SMAP_METADATA_INVALID', `metadata for ${where} has an empty key${prefix ? ` under ${prefix}` : ''}`)
     }
     const reserved = parts.find((p) => RESERVED.has(p))
     if (reserved !== undefined) {
-      throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where}: "${reserved}" cannot be a metadata name`)
+      throw smapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where}: "${reserved}" cannot be a metadata name`)
     }
     let group = target
     for (const part of parts.slice(0, -1)) {
       const next = group[part]
       if (typeof next === 'string') {
-        throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where}: ${part} already holds the value "${next}", so it cannot also be a group`)
+        throw smapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where}: ${part} already holds the value "${next}", so it cannot also be a group`)
       }
       group = next ?? (group[part] = {})
     }
     const leaf = parts[parts.length - 1] as string
     if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
       if (typeof group[leaf] === 'object') {
-        throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} is a group, so it cannot be set to the value "${String(value)}"`)
+        throw smapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} is a group, so it cannot be set to the value "${String(value)}"`)
       }
       group[leaf] = String(value)
     } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       const existing = group[leaf]
       if (typeof existing === 'string') {
-        throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} already holds the value "${existing}", so it cannot also be a group`)
+        throw smapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} already holds the value "${existing}", so it cannot also be a group`)
       }
       if (Object.keys(value).length === 0) continue // an empty group carries nothing
       mergeMetadata(existing ?? (group[leaf] = {}), value, where, name)
     } else {
-      throw new SmapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} must be a string, got ${JSON.stringify(value) ?? String(value)}`)
+      throw smapError('SMAP_METADATA_INVALID', `metadata ${name} for ${where} must be a string, got ${JSON.stringify(value) ?? String(value)}`)
     }
   }
 }

@@ -1,0 +1,35 @@
+import { ConfigError, type ConfigLocation } from '../errors.js'
+
+/** What a port must be, in every message about one. */
+export const PORT_RULE = 'a port number from 0 to 65535'
+
+/** A TCP port from a config or command-line value, or undefined if it is not one. */
+export function parsePort(value: string | number): number | undefined {
+  const port = typeof value === 'number' ? value : /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN
+  return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined
+}
+
+/** `[server] Port` and the like: the port, or a ConfigError at `where`. */
+export function readPort(value: string, where: ConfigLocation): number {
+  const port = parsePort(value)
+  if (port === undefined) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected ${PORT_RULE}, got "${value}"`)
+  return port
+}
+
+export function readNonEmpty(value: string, where: ConfigLocation, expected: string): string {
+  if (value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected ${expected}`)
+  return value
+}
+
+export function readMs(value: string, min: number, max: number, where: ConfigLocation): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!(ms >= min && ms <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected milliseconds from ${min} to ${max}, got "${value}"`)
+  return ms
+}
+
+export function readBoolean(value: string, where: ConfigLocation): boolean {
+  const v = value.toLowerCase()
+  if (['true', 'yes', 'on', '1'].includes(v)) return true
+  if (['false', 'no', 'off', '0'].includes(v)) return false
+  throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected true or false, got "${value}"`)
+}

@@ -1,0 +1,341 @@
+import type { DriverContext, DriverDefinition, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, LoadRange, Metadata } from '@smap/sdk'
+import type { Clock } from '../clock.js'
+import { DriverError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { uuid5 } from '../tree/identity.js'
+import { flattenMetadata } from '../tree/metadata.js'
+import type { Tree } from '../tree/tree.js'
+import { createContext, type ContextOwner } from './context.js'
+import { periodic, type PeriodicJob } from './periodic.js'
+import { StateKeeper, type StateBackend } from './state-store.js'
+import { withTimeout } from './timeout.js'
+
+/** Where a driver is in its life. */
+export type DriverState = 'loaded' | 'setting-up' | 'ready' | 'starting' | 'running' | 'backoff' | 'failed' | 'stopping' | 'stopped'
+
+/** How the host restarts failing drivers. */
+export interface SupervisionOptions {
+  /** First restart delay (doubles each time, with jitter). Default 1 s. */
+  backoffMs?: number
+  /** Longest restart delay. Default 60 s. */
+  maxBackoffMs?: number
+  /** After this many failures within `crashWindowMs` the driver stays stopped. Default 5. */
+  crashLimit?: number
+  /** Default 10 minutes. */
+  crashWindowMs?: number
+  /** Longest a setup or start may take. Default 30 s. */
+  startTimeoutMs?: number
+  /** Longest a stop may take on shutdown. Default 5 s. */
+  stopTimeoutMs?: number
+}
+
+/** What a config section (or code) says about a driver instance, kept for `dump`. */
+export interface DriverSource {
+  /** The `type` as written, e.g. `smap-driver-x#Meter`. */
+  ref?: string
+  key?: string
+  uuid?: string
+  /** The option values as written. */
+  rawOptions: Record<string, string>
+  /** `Metadata/*` of the section: overrides what the driver sets. */
+  metadata: Metadata
+  description?: string
+}
+
+/** A driver's line in `/status`. */
+export interface DriverStatus {
+  driver: string
+  state: DriverState
+  restarts: number
+  lastError: { message: string; phase: string; time: number } | null
+  /** When a stream of the driver last got a reading (Unix ms). */
+  lastReadingTime: number | null
+  /** What the driver says about its device or feed (`ctx.setHealth`); stale paths are full paths. */
+  health: { healthy: boolean; message?: string; stale?: string[]; since: number } | null
+}
+
+/** What a driver instance runs against; the host gives it, the test harness gives its own. */
+export interface DriverEnv {
+  readonly tree: Tree
+  readonly clock: Clock
+  /** The host's log: its own lines about the driver, prefixed with the driver's path. */
+  readonly logger: Logger
+  /** Where the driver's own `ctx.logger` lines go (default: the host's log, prefixed). */
+  readonly driverLogger?: DriverLogger
+  /** Where a driver instance keeps `ctx.state`, by its namespace. */
+  stateBackend(namespace: string): StateBackend
+  /** Writes readings added so far to the outboxes (before state is saved). */
+  flush(): Promise<void>
+  /** Told of every failure the host restarts a driver for. */
+  onFailure?(path: string, phase: string, error: unknown): void
+}
+
+const DEFAULTS: Required<SupervisionOptions> = {
+  backoffMs: 1000,
+  maxBackoffMs: 60_000,
+  crashLimit: 5,
+  crashWindowMs: 10 * 60_000,
+  startTimeoutMs: 30_000,
+  stopTimeoutMs: 5_000,
+}
+
+/** One driver attached at a path: its context, lifecycle and supervision. */
+export class DriverInstance implements ContextOwner {
+  readonly path: string
+  readonly definition: DriverDefinition
+  readonly options: unknown
+  readonly namespace: string
+  readonly source: DriverSource
+  state: DriverState = 'loaded'
+  restarts = 0
+  lastError: DriverStatus['lastError'] = null
+  lastReadingTime: number | undefined
+  health: DriverStatus['health'] = null
+  readonly ctx: DriverContext
+  readonly tree: Tree
+  readonly clock: Clock
+  readonly logger: DriverLogger
+  readonly #env: DriverEnv
+  readonly #host: DriverLogger
+  readonly #sup: Required<SupervisionOptions>
+  readonly #state: StateKeeper
+  #setupDone = false
+  #jobs: PeriodicJob[] = []
+  #controller = new AbortController()
+  #failures: number[] = []
+  #restartTimer: { cancel(): void } | undefined
+  #generation = 0
+  #busy: Promise<void> = Promise.resolve()
+  readonly #runs = new Set<Promise<unknown>>()
+
+  constructor(env: DriverEnv, path: string, definition: DriverDefinition, options: unknown, source: DriverSource, supervision: SupervisionOptions = {}) {
+    this.#env = env
+    this.tree = env.tree
+    this.clock = env.clock
+    this.path = path
+    this.definition = definition
+    this.options = options
+    this.source = source
+    this.#sup = { ...DEFAULTS, ...supervision }
+    this.namespace = source.uuid ?? uuid5(env.tree.root, source.key ?? path)
+    const prefix = `driver ${path} (${this.label})`
+    this.#host = {
+      info: (m) => env.logger.info(`${prefix}: ${m}`),
+      warn: (m) => env.logger.warn(`${prefix}: ${m}`),
+      error: (m, e) => env.logger.error(`${prefix}: ${m}`, e),
+    }
+    this.logger = env.driverLogger ?? this.#host
+    this.#state = new StateKeeper(env.stateBackend(this.namespace), env.clock, this.#host, () => env.flush())
+    this.ctx = createContext(this)
+  }
+
+  /** The driver as the config names it. */
+  get label(): string {
+    return this.source.ref ?? this.definition.name
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /** `ctx.state` as the driver sees it. */
+  get stateStore(): DriverStateStore {
+    return this.#state.store
+  }
+
+  /** A copy of `ctx.state` as it is now, saved or not. */
+  stateSnapshot(): Record<string, unknown> {
+    return this.#state.snapshot()
+  }
+
+  noteReading(): void {
+    this.lastReadingTime = this.clock.now()
+  }
+
+  setHealth(h: DriverHealth): void {
+    const since = this.health && this.health.healthy === h.healthy ? this.health.since : this.clock.now()
+    const changed = this.health === null ? !h.healthy : this.health.healthy !== h.healthy
+    if (changed) this.#host[h.healthy ? 'info' : 'warn'](h.message ?? (h.healthy ? 'healthy again' : 'unhealthy'))
+    this.health = { healthy: h.healthy, since, ...(h.message === undefined ? {} : { message: h.message }), ...(h.stale === undefined ? {} : { stale: h.stale }) }
+  }
+
+  status(): DriverStatus {
+    return {
+      driver: this.label,
+      state: this.state,
+      restarts: this.restarts,
+      lastError: this.lastError,
+      lastReadingTime: this.lastReadingTime ?? null,
+      health: this.health,
+    }
+  }
+
+  /** Resolves when no poll is running and the host's work after a failure (stopping, scheduling the restart) is done. */
+  async settled(): Promise<void> {
+    for (let busy = this.#busy; ; busy = this.#busy) {
+      await Promise.allSettled([busy, ...this.#runs])
+      if (busy === this.#busy && this.#runs.size === 0) return
+    }
+  }
+
+  /** Runs `setup`; a failure is logged and retried with backoff. Resolves true on success. */
+  async setup(): Promise<boolean> {
+    if (this.#setupDone) return true
+    this.state = 'setting-up'
+    const generation = this.#generation
+    try {
+      await this.#runSetup(generation)
+      return this.#setupDone
+    } catch (err) {
+      this.#fail('setup', err, generation)
+      return false
+    }
+  }
+
+  /** Runs `setup` once, unsupervised (for an import or a test): throws what it throws. */
+  async setupOnce(): Promise<void> {
+    if (this.#setupDone) return
+    this.state = 'setting-up'
+    try {
+      await this.#runSetup(this.#generation)
+    } catch (err) {
+      this.state = 'failed'
+      this.lastError = { message: err instanceof Error ? err.message : String(err), phase: 'setup', time: this.clock.now() }
+      throw err
+    }
+  }
+
+  async #runSetup(generation: number): Promise<void> {
+    await this.#timed(() => this.definition.setup(this.ctx, this.options), this.#sup.startTimeoutMs, 'setup')
+    if (generation !== this.#generation) return
+    this.#applySectionMetadata()
+    this.#setupDone = true
+    this.state = 'ready'
+  }
+
+  /** Runs `start`; a failure is logged and retried with backoff. */
+  async start(): Promise<void> {
+    if (!this.#setupDone) return
+    this.state = 'starting'
+    const generation = this.#generation
+    try {
+      await this.#timed(() => this.definition.start?.(this.ctx, this.options), this.#sup.startTimeoutMs, 'start')
+      if (generation === this.#generation && this.state === 'starting') this.state = 'running'
+    } catch (err) {
+      this.#fail('start', err, generation)
+    }
+  }
+
+  /** Whether the driver can import history. */
+  get canLoad(): boolean {
+    return typeof this.definition.load === 'function'
+  }
+
+  /** Runs the driver's `load` for one range (setup must have succeeded); throws what it throws. */
+  async load(range: LoadRange): Promise<void> {
+    if (!this.definition.load) throw new DriverError('SMAP_DRIVER_NO_LOAD', this.path, `driver ${this.path} (${this.label}) cannot import history: it has no load()`)
+    if (!this.#setupDone) throw new DriverError('SMAP_DRIVER_NOT_READY', this.path, `driver ${this.path} (${this.label}) is not set up: ${this.lastError?.message ?? 'setup has not run'}`)
+    await this.definition.load(this.ctx, range, this.options)
+  }
+
+  /** Stops jobs, fires the abort signal and runs the driver's `stop`, within the deadline. */
+  async stop(): Promise<void> {
+    this.#restartTimer?.cancel()
+    this.#restartTimer = undefined
+    if (this.state === 'stopped') return
+    const wasActive = this.state !== 'failed' && this.state !== 'loaded'
+    this.state = 'stopping'
+    await this.#halt(wasActive)
+    await this.#state.close()
+    this.state = 'stopped'
+  }
+
+  /** `ctx.periodic`: a job of the current generation, whose failures restart the driver. */
+  periodic(fn: (signal: AbortSignal) => unknown, seconds: number, options: DriverPeriodicOptions): DriverJob {
+    const generation = this.#generation
+    const signal = this.#controller.signal
+    const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000
+    const run = (): Promise<unknown> => {
+      const p = this.#timed(() => fn(signal), timeoutMs, 'a periodic run')
+      this.#runs.add(p)
+      const forget = (): void => void this.#runs.delete(p)
+      p.then(forget, forget)
+      return p
+    }
+    const job = periodic(run, seconds, {
+      delay: options.delay,
+      name: this.path,
+      clock: this.clock,
+      onError: (err) => this.#fail('poll', err, generation),
+    })
+    if (generation !== this.#generation) void job.stop()
+    else this.#jobs.push(job)
+    return job
+  }
+
+  #timed<T>(work: () => T | Promise<T>, ms: number | undefined, what: string): Promise<T> {
+    return withTimeout(work, ms, what, this.path, this.clock)
+  }
+
+  /** Ends the current generation: jobs, signal, the driver's own stop. */
+  async #halt(callStop: boolean): Promise<void> {
+    this.#generation++
+    const jobs = this.#jobs
+    this.#jobs = []
+    this.#controller.abort(new DriverError('SMAP_DRIVER_STOPPED', this.path, `driver ${this.path} stopped; its work in progress was aborted`))
+    this.#controller = new AbortController()
+    const deadline = this.#sup.stopTimeoutMs
+    try {
+      await this.#timed(() => Promise.all(jobs.map((j) => j.stop())), deadline, 'finishing the running poll')
+      if (callStop && this.definition.stop) await this.#timed(() => this.definition.stop?.(this.ctx), deadline, 'stop')
+    } catch (err) {
+      this.#host.error('did not stop cleanly', err)
+    }
+  }
+
+  #fail(phase: string, err: unknown, generation: number): void {
+    if (generation !== this.#generation || this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return
+    this.#env.onFailure?.(this.path, phase, err)
+    const now = this.clock.now()
+    const message = err instanceof Error ? err.message : String(err)
+    this.lastError = { message, phase, time: now }
+    this.#failures = [...this.#failures.filter((t) => now - t < this.#sup.crashWindowMs), now]
+    const giveUp = this.#failures.length >= this.#sup.crashLimit
+    const delay = giveUp ? 0 : this.#backoff(this.#failures.length)
+    this.#host.error(
+      giveUp
+        ? `failed in ${phase} ${this.#failures.length} times within ${this.#sup.crashWindowMs / 1000} s; it stays stopped until smap is restarted`
+        : `failed in ${phase}; restarting it in ${(delay / 1000).toFixed(1)} s`,
+      err,
+    )
+    this.state = giveUp ? 'failed' : 'backoff'
+    this.#busy = this.#halt(this.#setupDone).then(() => {
+      if (giveUp || this.state !== 'backoff') return
+      this.#restartTimer = this.clock.setTimer(() => {
+        this.#restartTimer = undefined
+        if (this.state !== 'backoff') return undefined
+        this.restarts++
+        return this.setup().then((ok) => (ok ? this.start() : undefined))
+      }, delay)
+    })
+  }
+
+  #backoff(failures: number): number {
+    const cap = Math.min(this.#sup.maxBackoffMs, this.#sup.backoffMs * 2 ** (failures - 1))
+    // "equal jitter": at least half the delay, so a crash loop still slows down
+    return cap / 2 + Math.random() * (cap / 2)
+  }
+
+  #applySectionMetadata(): void {
+    const entries = flattenMetadata(this.source.metadata)
+    if (entries.length === 0) return
+    this.tree.setMetadata(this.path, this.source.metadata)
+    // the section wins over the same names the driver set further down
+    for (const r of this.tree.resources(this.path)) {
+      if (r.path === this.path || r._owner !== this) continue
+      const own = new Map(flattenMetadata(r._metadata))
+      const overrides = entries.filter(([k]) => own.has(k))
+      if (overrides.length > 0) this.tree.setMetadata(r.path, Object.fromEntries(overrides))
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { httpStatus, SmapError } from '../errors.js'
+import type { SmapInstance } from '../instance.js'
+import { mountData } from './data.js'
+import { mountReports } from './reports.js'
+
+const MAX_BODY_BYTES = 1024 * 1024
+const MAX_URL_LENGTH = 8 * 1024
+
+/** The sMAP HTTP profile for an instance, as a hono app. */
+export function createApp(inst: SmapInstance): Hono {
+  const app = new Hono()
+
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HTTPException(413, { message: `request body larger than ${MAX_BODY_BYTES} bytes` })
+    },
+  })
+  app.use((c, next) => {
+    if (c.req.url.length > MAX_URL_LENGTH) throw new HTTPException(414, { message: `request URL longer than ${MAX_URL_LENGTH} bytes` })
+    // bodyLimit reads c.req.raw.body, which makes @hono/node-server build a
+    // whole Request (about half the CPU of a GET); GET and HEAD carry no body
+    return c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)
+  })
+
+  app.get('/', (c) => c.json({ Contents: ['data', 'reports'] }))
+  app.get('/status', async (c) => c.json(await inst.status()))
+  mountReports(app, inst)
+  mountData(app, inst.tree)
+
+  app.notFound((c) => c.json({ error: `no resource at ${c.req.path}` }, 404))
+  // the one place an error becomes an answer: a problem with the request
+  // itself (HTTPException), one of ours (by its code), or a bug (500, logged)
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return c.json({ error: err.message }, err.status as ContentfulStatusCode)
+    const status = httpStatus(err)
+    if (status >= 500) inst.logger.error(`${c.req.method} ${c.req.path} failed`, err)
+    if (err instanceof SmapError) return c.json({ error: err.message, code: err.code }, status as ContentfulStatusCode)
+    return c.json({ error: 'internal error; the server log has the details' }, 500)
+  })
+  return app
+}

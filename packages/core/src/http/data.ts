@@ -1,0 +1,28 @@
+import type { Context, Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { relativePath } from '../tree/path.js'
+import type { TreeView } from '../tree/tree.js'
+
+/** `/data`: the tree, one resource or a whole subtree (`PATH/+`). */
+export function mountData(app: Hono, tree: TreeView): void {
+  const getData = (c: Context): Response => {
+    let path = c.req.path.slice('/data'.length) || '/'
+    const all = path === '/+' || path.endsWith('/+')
+    if (all) path = path.slice(0, -1) || '/'
+    const resource = tree.lookup(path)
+    if (!resource) throw new HTTPException(404, { message: `no resource at /data${path === '/' ? '' : path.replace(/\/$/, '')}` })
+    if (!all) return c.json(resource.toJSON())
+    const out: Record<string, unknown> = {}
+    for (const r of tree.resources(resource.path)) out[relativePath(resource.path, r.path)] = r.toJSON()
+    return c.json(out)
+  }
+  app.get('/data', getData)
+  app.get('/data/*', getData)
+  app.all('/data', methodNotAllowed)
+  app.all('/data/*', methodNotAllowed)
+}
+
+function methodNotAllowed(c: Context): Response {
+  c.header('Allow', 'GET, HEAD')
+  return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use GET` }, 405)
+}

@@ -1,0 +1,94 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Report } from '@smap/sdk'
+import type { Context, Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { SmapInstance } from '../instance.js'
+import { parseReport, reportObject, type Subscription } from '../reporting/subscription.js'
+import { isUuid } from '../tree/identity.js'
+
+const REPORT_BODY_BYTES = 64 * 1024
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+/** `/reports`: only this machine, or a client with the bearer token, may see or change subscriptions. */
+export function mountReports(app: Hono, inst: SmapInstance): void {
+  app.use('/reports/*', guard)
+  app.use('/reports', guard)
+  async function guard(c: Context, next: () => Promise<void>): Promise<void> {
+    const remote = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress
+    const token = inst.server.reportToken
+    const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '')
+    const tokenOk = token !== undefined && given !== undefined && given.length === token.length && timingSafeEqual(Buffer.from(given), Buffer.from(token))
+    if (!isLoopback(remote) && !tokenOk) {
+      throw new HTTPException(403, {
+        message: token === undefined
+          ? 'subscriptions can be managed only from this machine; set ReportToken in [server] to allow others with a bearer token'
+          : 'subscriptions can be managed only from this machine or with the bearer token (Authorization: Bearer ...)',
+      })
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const length = Number(c.req.header('content-length') ?? 0)
+      if (length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
+    }
+    await next()
+  }
+  const readBody = async (c: Context): Promise<Report> => {
+    const text = await c.req.text()
+    if (text.length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch (err) {
+      throw new HTTPException(400, { message: `request body is not JSON: ${(err as Error).message}` })
+    }
+    try {
+      return parseReport(body)
+    } catch (err) {
+      throw new HTTPException(400, { message: (err as Error).message })
+    }
+  }
+  const find = (uuid: string): Subscription => {
+    const sub = inst.subscriptions.get(uuid.toLowerCase())
+    if (!sub) throw new HTTPException(404, { message: `no report ${uuid}` })
+    return sub
+  }
+  const fromConfig = (sub: Subscription): void => {
+    if (sub.origin === 'config') throw new HTTPException(409, { message: `report ${sub.config.uuid} comes from ${sub.where ?? 'the config'}; change it there` })
+  }
+
+  app.get('/reports', (c) => c.json({ Contents: [...inst.subscriptions.keys()] }))
+  app.post('/reports', async (c) => {
+    const body = await readBody(c)
+    if (body.uuid !== undefined && inst.subscriptions.has(body.uuid.toLowerCase())) {
+      throw new HTTPException(400, { message: `report ${body.uuid} exists already; PUT /reports/${body.uuid} to change it` })
+    }
+    const config = await inst.addReport(body, { origin: 'http' })
+    c.header('Location', `/reports/${config.uuid}`)
+    return c.json(reportObject(config), 201)
+  })
+  app.get('/reports/:uuid', (c) => c.json(reportObject(find(c.req.param('uuid')).config)))
+  app.put('/reports/:uuid', async (c) => {
+    const uuid = c.req.param('uuid').toLowerCase()
+    if (!isUuid(uuid)) throw new HTTPException(400, { message: `"${uuid}" is not a uuid` })
+    const body = await readBody(c)
+    if (body.uuid !== undefined && body.uuid.toLowerCase() !== uuid) throw new HTTPException(400, { message: `the body's uuid ${body.uuid} differs from the URL's ${uuid}` })
+    const existing = inst.subscriptions.get(uuid)
+    if (existing) fromConfig(existing)
+    const config = await inst.addReport({ ...body, uuid }, { origin: 'http' })
+    return c.json(reportObject(config), existing ? 200 : 201)
+  })
+  app.delete('/reports/:uuid', async (c) => {
+    const sub = find(c.req.param('uuid'))
+    fromConfig(sub)
+    await inst.removeReport(sub.config.uuid)
+    return c.body(null, 204)
+  })
+  app.post('/reports/:uuid/replay', async (c) => {
+    const sub = find(c.req.param('uuid'))
+    return c.json({ replayed: await inst.replayReport(sub.config.uuid) })
+  })
+}

@@ -1,0 +1,332 @@
+import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
+import type { Reading, ReadingValue } from '@smap/sdk'
+import type { Logger } from '../logger.js'
+import type { Timeseries } from '../tree/timeseries.js'
+import type { TreeView } from '../tree/tree.js'
+import { backoffDelay } from './backoff.js'
+import type { OutboxEntry } from './chunk.js'
+import { DeadLetters } from './dead-letters.js'
+import type { OutboxLease } from './lease.js'
+import { Outbox } from './outbox.js'
+import { PayloadBuilder } from './payload.js'
+import type { ReportConfig } from './subscription.js'
+import { postReport } from './transports/http.js'
+
+/** The most readings one POST carries. */
+export const MAX_READINGS_PER_POST = 10_000
+
+/** How a channel delivers: the reporter's settings. */
+export interface ChannelOptions {
+  fsync?: boolean
+  /** Timeout of one POST, ms (default 30 s). */
+  timeoutMs?: number
+  /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */
+  backoffMs?: number
+  maxBackoffMs?: number
+  logger: Logger
+}
+
+/** A delivery channel's line in `/status`. */
+export interface ChannelStatus {
+  locations: string[]
+  currentLocation: string
+  state: 'idle' | 'delivering' | 'retrying' | 'stopped'
+  backlogReadings: number
+  backlogBytes: number
+  oldestUndeliveredAgeMs: number | null
+  lastSuccess: number | null
+  lastError: { message: string; time: number } | null
+  writeError: string | null
+  added: number
+  restored: number
+  delivered: number
+  dropped: { total: number; perStream: Record<string, number> }
+  deadLettered: number
+  deadLetters: number
+  pending: number
+}
+
+/** One outbox and the delivery loop that drains it to a list of locations (tried in turn). */
+export class Channel {
+  readonly dir: string
+  readonly locations: string[]
+  readonly #config: () => ReportConfig
+  readonly #options: ChannelOptions
+  readonly #payloads: PayloadBuilder
+  outbox: Outbox | undefined
+  #deadLetters: DeadLetters | undefined
+  #pending = new Map<Timeseries, Reading[]>()
+  pendingCount = 0
+  #writing: Promise<void> = Promise.resolve()
+  #writeRetryAt = 0
+  #location = 0
+  #running = false
+  #loop: Promise<void> | undefined
+  #wake: (() => void) | undefined
+  #abort = new AbortController()
+  #needFull = true
+  #lastDelivery = Date.now()
+  #state: ChannelStatus['state'] = 'idle'
+  #added = 0
+  #delivered = 0
+  droppedPending = 0
+  deadLettered = 0
+  #lastSuccess: number | undefined
+  #lastError: { message: string; time: number } | undefined
+
+  constructor(tree: TreeView, config: () => ReportConfig, dir: string, locations: string[], options: ChannelOptions) {
+    this.#payloads = new PayloadBuilder(tree)
+    this.#config = config
+    this.dir = dir
+    this.locations = locations
+    this.#options = options
+  }
+
+  get #uuid(): string {
+    return this.#config().uuid
+  }
+
+  /** Holds a reading in memory until the next flush. */
+  push(ts: Timeseries, time: number, value: ReadingValue): void {
+    let arr = this.#pending.get(ts)
+    if (arr === undefined) this.#pending.set(ts, (arr = []))
+    arr.push([time, value])
+    this.pendingCount++
+    this.#added++
+  }
+
+  /** Forgets readings not yet written to the outbox (a failed import chunk). */
+  discardPending(): void {
+    this.#added -= this.pendingCount
+    this.#pending = new Map()
+    this.pendingCount = 0
+  }
+
+  async open(): Promise<void> {
+    this.outbox = await Outbox.open(join(this.dir, 'outbox'), { maxPerStream: this.#config().MaxBuffer, fsync: this.#options.fsync, logger: this.#options.logger })
+    this.#deadLetters = await DeadLetters.open(this.dir, this.#options.logger, `report ${this.#uuid}`)
+    this.#running = true
+    this.#loop = this.#run()
+  }
+
+  /** Writes pending readings to the outbox (one chunk write per flush). */
+  flush(): Promise<void> {
+    this.#writing = this.#writing.then(() => this.#flushNow())
+    return this.#writing
+  }
+
+  async #flushNow(): Promise<void> {
+    if (!this.outbox || this.#pending.size === 0) return
+    if (this.outbox.writeError !== undefined && Date.now() < this.#writeRetryAt) {
+      this.#capPending()
+      return
+    }
+    const batch = this.#pending
+    const count = this.pendingCount
+    this.#pending = new Map()
+    this.pendingCount = 0
+    const entries: OutboxEntry[] = []
+    for (const [ts, r] of batch) entries.push({ p: ts.path, u: ts.uuid, r })
+    try {
+      await this.outbox.append(entries)
+      this.#wake?.()
+    } catch (err) {
+      // keep them in memory (bounded by the cap) and try again in a while
+      this.#writeRetryAt = Date.now() + 5000
+      for (const [ts, r] of this.#pending) {
+        const before = batch.get(ts)
+        batch.set(ts, before ? before.concat(r) : r)
+      }
+      this.#pending = batch
+      this.pendingCount += count
+      this.#capPending()
+      this.#options.logger.error(`report ${this.#uuid}: cannot write its outbox in ${this.dir}; readings are held in memory and the write is retried every 5 s`, err)
+    }
+  }
+
+  #capPending(): void {
+    const cap = this.#config().MaxBuffer
+    for (const r of this.#pending.values()) {
+      if (r.length > cap) {
+        const n = r.length - cap
+        r.splice(0, n)
+        this.pendingCount -= n
+        this.droppedPending += n
+      }
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      const keepalive = await this.#waitForWork()
+      if (!this.#running) break
+      const outbox = this.outbox as Outbox
+      if (this.#needFull) {
+        const resource = this.#config().ReportResource
+        if (this.#payloads.anyCovered(resource)) await this.#send(undefined, `${this.#uuid}:meta:${Date.now()}`)
+        else this.#needFull = false // nothing to describe yet: streams are described with their first readings
+        continue
+      }
+      const lease = outbox.take(MAX_READINGS_PER_POST, this.#uuid)
+      if (lease.count === 0 && !keepalive) {
+        lease.release()
+        continue
+      }
+      try {
+        await this.#send(lease, lease.id)
+      } finally {
+        lease.release()
+      }
+    }
+    this.#state = 'stopped'
+  }
+
+  /** Resolves when there is something to send; true when it is only the MaxPeriod keepalive. */
+  async #waitForWork(): Promise<boolean> {
+    for (;;) {
+      if (!this.#running) return false
+      const config = this.#config()
+      const now = Date.now()
+      const earliest = this.#lastDelivery + config.MinPeriod * 1000
+      const hasWork = this.#needFull || (this.outbox?.buffered ?? 0) > 0
+      const keepaliveAt = config.MaxPeriod === undefined ? Number.POSITIVE_INFINITY : this.#lastDelivery + config.MaxPeriod * 1000
+      if (hasWork && now >= earliest) return false
+      if (now >= keepaliveAt) return true
+      this.#state = 'idle'
+      await this.#sleep(Math.min(hasWork ? earliest : keepaliveAt, now + 60_000) - now, true)
+    }
+  }
+
+  #sleep(ms: number, wakeable: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        if (this.#wake === done) this.#wake = undefined
+        this.#abort.signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, Math.max(0, ms))
+      if (wakeable) this.#wake = done
+      this.#abort.signal.addEventListener('abort', done)
+    })
+  }
+
+  /** Sends one batch (no lease: the description of every stream) until it is acknowledged, split, dead-lettered, or the channel stops. */
+  async #send(lease: OutboxLease | undefined, id: string): Promise<void> {
+    const opts = this.#options
+    const metaOnly = lease === undefined
+    let failures = 0
+    while (this.#running) {
+      const config = this.#config()
+      const payload = this.#payloads.build(lease, config.ReportResource, metaOnly)
+      const location = this.locations[this.#location] as string
+      this.#state = failures === 0 ? 'delivering' : 'retrying'
+      const outcome = await postReport(location, payload.json, { gzip: config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal })
+      if (!this.#running && outcome.kind !== 'ok') return
+      if (outcome.kind === 'ok') {
+        // counted in the same tick as the ack takes them off the backlog, so the books always balance
+        if (lease && lease.count > 0) this.#delivered += lease.ack()
+        await this.outbox?.settled()
+        this.#payloads.acknowledged(payload)
+        if (metaOnly) this.#needFull = false
+        this.#lastSuccess = Date.now()
+        this.#lastDelivery = this.#lastSuccess
+        this.#state = 'idle'
+        return
+      }
+      this.#lastError = { message: outcome.error, time: Date.now() }
+      if (outcome.kind === 'split' && lease && lease.count > 1) {
+        const [a, b] = lease.split()
+        await this.#send(a, a.id)
+        await this.#send(b, b.id)
+        return
+      }
+      if (outcome.kind === 'split' || outcome.kind === 'reject') {
+        if (lease) await this.#deadLetter(lease, outcome.error)
+        else this.#needFull = false // the data batches carry the objects again
+        return
+      }
+      // retry: the next location first; after a full round, back off
+      failures++
+      this.#location = (this.#location + 1) % this.locations.length
+      if (failures % this.locations.length === 0) {
+        const round = failures / this.locations.length
+        const delay = Math.max(backoffDelay(round - 1, opts.backoffMs ?? 500, opts.maxBackoffMs ?? 60_000), outcome.retryAfterMs ?? 0)
+        this.#state = 'retrying'
+        await this.#sleep(Math.min(delay, 10 * 60_000), false)
+      }
+    }
+  }
+
+  async #deadLetter(lease: OutboxLease, error: string): Promise<void> {
+    const letters = this.#deadLetters as DeadLetters
+    try {
+      const evicted = await letters.add(lease, error)
+      this.droppedPending += evicted
+      this.deadLettered -= evicted
+    } catch (err) {
+      // could not set it aside: keep it in the outbox rather than lose it
+      this.#options.logger.error(`report ${this.#uuid}: cannot store a rejected batch in ${this.dir}/deadletters.db; it stays in the outbox`, err)
+      await this.#sleep(5000, false)
+      return
+    }
+    this.deadLettered += lease.ack()
+    await this.outbox?.settled()
+    this.#options.logger.warn(`report ${this.#uuid}: batch ${lease.id} (${lease.count} readings) was rejected (${error}); it is kept as a dead letter, replay it with POST /reports/${this.#uuid}/replay`)
+  }
+
+  /** Moves dead letters back into the outbox; resolves with how many readings. */
+  async replay(): Promise<number> {
+    const letters = this.#deadLetters
+    const outbox = this.outbox
+    if (!letters || !outbox) return 0
+    const n = await letters.replay(
+      (entries) => outbox.append(entries),
+      (moved) => (this.deadLettered -= moved),
+    )
+    this.#wake?.()
+    return n
+  }
+
+  async stop(): Promise<void> {
+    await this.flush()
+    this.#running = false
+    // a POST on the wire gets a moment to be acknowledged, so that a clean stop sends nothing twice
+    if (this.#state === 'delivering') await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 1000))])
+    this.#abort.abort()
+    this.#wake?.()
+    await this.#loop
+    this.#abort = new AbortController()
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+
+  async status(): Promise<ChannelStatus> {
+    const box = this.outbox
+    // the one figure that needs I/O first: every counter below is then read in one tick, so they always balance
+    const backlogBytes = (await box?.bytes()) ?? 0
+    const oldest = box?.oldest
+    return {
+      locations: this.locations,
+      currentLocation: this.locations[this.#location] as string,
+      state: this.#state,
+      backlogReadings: box?.buffered ?? 0,
+      backlogBytes,
+      oldestUndeliveredAgeMs: oldest === undefined ? null : Date.now() - oldest,
+      lastSuccess: this.#lastSuccess ?? null,
+      lastError: this.#lastError ?? null,
+      writeError: box?.writeError ?? null,
+      added: this.#added,
+      restored: box?.restored ?? 0,
+      delivered: this.#delivered,
+      dropped: { total: (box?.droppedTotal ?? 0) + this.droppedPending, perStream: Object.fromEntries(box?.dropped ?? []) },
+      deadLettered: this.deadLettered,
+      deadLetters: this.#deadLetters?.count ?? 0,
+      pending: this.pendingCount,
+    }
+  }
+}

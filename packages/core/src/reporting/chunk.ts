@@ -1,0 +1,57 @@
+import type { Reading } from '@smap/sdk'
+import type { Store } from './store.js'
+
+/** Readings of one stream, as stored and delivered. */
+export interface OutboxEntry {
+  /** path */
+  p: string
+  /** uuid */
+  u: string
+  /** readings, oldest first */
+  r: Reading[]
+}
+
+/** The documents of a segment file: chunks of readings, and how far each has been consumed. */
+export type SegmentDoc = { _id: string; s: number; t: number; j: string } | { _id: string; s: number; o: number[] }
+
+/** One file of the outbox. */
+export interface Segment {
+  n: number
+  file: string
+  ds: Store<SegmentDoc>
+  live: number
+  readings: number
+  /** No more appends: full, or its file may end with a torn line after a write error. */
+  sealed: boolean
+  /** A write to it failed: removals are not appended to it (they would glue onto the torn line). */
+  damaged: boolean
+}
+
+/** Up to 10,000 readings stored as one document. */
+export class Chunk {
+  readonly seq: number
+  readonly created: number
+  readonly entries: OutboxEntry[]
+  /** per entry: readings already delivered or dropped */
+  readonly off: number[]
+  readonly seg: Segment
+  remaining: number
+  inflight = false
+  removed = false
+  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment) {
+    this.seq = seq
+    this.created = created
+    this.entries = entries
+    this.off = off
+    this.seg = seg
+    this.remaining = entries.reduce((n, e, i) => n + e.r.length - (off[i] ?? 0), 0)
+  }
+}
+
+/** A part of the outbox on loan to delivery: entry `i` of `chunk`, readings `from` to `to`. */
+export interface Slice {
+  chunk: Chunk
+  i: number
+  from: number
+  to: number
+}

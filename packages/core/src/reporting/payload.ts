@@ -1,0 +1,78 @@
+import type { Reading } from '@smap/sdk'
+import type { Collection } from '../tree/collection.js'
+import { parentPath } from '../tree/path.js'
+import type { Timeseries } from '../tree/timeseries.js'
+import type { TreeView } from '../tree/tree.js'
+import type { OutboxLease } from './lease.js'
+import { covers } from './subscription.js'
+
+/** A report body, and the resources it describes in full (to remember once it is acknowledged). */
+export interface Payload {
+  json: string
+  described: Array<[Timeseries | Collection, number]>
+}
+
+type Entry = Record<string, unknown> & { Readings?: Reading[] }
+
+/**
+ * Report bodies for one subscriber: a stream (and its parent collections)
+ * goes in full the first time and after its metadata changes, else as
+ * `uuid` and `Readings`.
+ */
+export class PayloadBuilder {
+  readonly #tree: TreeView
+  readonly #described = new WeakMap<object, number>()
+
+  constructor(tree: TreeView) {
+    this.#tree = tree
+  }
+
+  /** Whether any stream is covered by `resource` yet. */
+  anyCovered(resource: string): boolean {
+    for (const ts of this.#tree.timeseries()) if (covers(resource, ts.path)) return true
+    return false
+  }
+
+  /** The body for `lease`; with `describeAll`, every stream `resource` covers in full (a new subscriber's first report). */
+  build(lease: OutboxLease | undefined, resource: string, describeAll: boolean): Payload {
+    const tree = this.#tree
+    const out: Record<string, Entry> = {}
+    const described: Payload['described'] = []
+    const isNew = (r: Timeseries | Collection): boolean => this.#described.get(r) !== r._metaVersion
+    const addParents = (path: string): void => {
+      for (let p = parentPath(path); ; p = parentPath(p)) {
+        const coll = tree.getCollection(p)
+        if (coll && !(p in out) && isNew(coll)) {
+          out[p] = coll.toJSON() as unknown as Entry
+          described.push([coll, coll._metaVersion])
+        }
+        if (p === '/') break
+      }
+    }
+    const describe = (ts: Timeseries): Entry => {
+      const obj: Entry = { ...ts.toJSON(), Readings: [] }
+      described.push([ts, ts._metaVersion])
+      addParents(ts.path)
+      return obj
+    }
+    if (describeAll) {
+      for (const ts of tree.timeseries()) if (covers(resource, ts.path)) out[ts.path] = describe(ts)
+    }
+    lease?.forEach((e, from, to) => {
+      let obj = out[e.p]
+      if (obj === undefined) {
+        const ts = tree.getTimeseries(e.p)
+        obj = ts && ts.uuid === e.u && isNew(ts) ? describe(ts) : { uuid: e.u, Readings: [] }
+        out[e.p] = obj
+      }
+      const readings = obj.Readings as Reading[]
+      for (let k = from; k < to; k++) readings.push(e.r[k] as Reading)
+    })
+    return { json: JSON.stringify(out), described }
+  }
+
+  /** The subscriber acknowledged `payload`: what it described need not be sent in full again. */
+  acknowledged(payload: Payload): void {
+    for (const [r, v] of payload.described) this.#described.set(r, v)
+  }
+}

@@ -1,0 +1,221 @@
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ReadingValue } from '@smap/sdk'
+import type { Logger } from '../logger.js'
+import type { Timeseries } from '../tree/timeseries.js'
+import type { TreeView } from '../tree/tree.js'
+import { Channel, type ChannelStatus } from './channel.js'
+import { SubscriptionStore } from './subscription-store.js'
+import { covers, type ReportConfig, type ReportOrigin, type Subscription } from './subscription.js'
+
+/** How the reporter works; resolved from `[server]` before it is made. */
+export interface ReporterOptions {
+  dataDir: string
+  /** How often added readings are written to the outboxes, ms (default 100). */
+  flushMs?: number
+  fsync?: boolean
+  /** Timeout of one POST, ms (default 30 s). */
+  timeoutMs?: number
+  /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */
+  backoffMs?: number
+  maxBackoffMs?: number
+  logger: Logger
+}
+
+/** A subscription's line in `/status`. */
+export interface ReportStatus {
+  ReportResource: string
+  origin: string
+  delivery: ReportConfig['Delivery']
+  channels: ChannelStatus[]
+}
+
+interface Entry extends Subscription {
+  channels: Channel[]
+}
+
+/** Every subscription of a source: where each reading goes, the outboxes, delivery, persistence and status. */
+export class Reporter {
+  readonly #tree: TreeView
+  readonly #options: ReporterOptions
+  readonly #subs = new Map<string, Entry>()
+  readonly #store: SubscriptionStore
+  // per stream (by its _seq): the channels its readings go to; emptied when subscriptions change
+  #routes: Array<Channel[] | undefined> = []
+  #unsubscribe: (() => void) | undefined
+  #started = false
+  #timer: NodeJS.Timeout | undefined
+  #flushing: Promise<void> | undefined
+  /** When false, readings stay in memory until `flush()` (an import writes a whole chunk at once). */
+  autoFlush = true
+
+  constructor(tree: TreeView, options: ReporterOptions) {
+    this.#tree = tree
+    this.#options = options
+    this.#store = new SubscriptionStore(options.dataDir)
+  }
+
+  /** Where outboxes and subscriptions are kept. */
+  get dataDir(): string {
+    return this.#options.dataDir
+  }
+
+  /** Subscriptions by uuid. */
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.#subs
+  }
+
+  /** Whether there is anything to start: a subscription, or some an earlier run saved. */
+  get hasWork(): boolean {
+    return this.#subs.size > 0 || this.#store.exists
+  }
+
+  /** The hot path: every reading of every stream passes here. */
+  readonly #onReading = (ts: Timeseries, time: number, value: ReadingValue): void => {
+    let targets = this.#routes[ts._seq]
+    if (targets === undefined) {
+      targets = []
+      for (const sub of this.#subs.values()) if (covers(sub.config.ReportResource, ts.path)) targets.push(...sub.channels)
+      this.#routes[ts._seq] = targets
+    }
+    for (let i = 0; i < targets.length; i++) (targets[i] as Channel).push(ts, time, value)
+  }
+
+  #rerouteAll(): void {
+    this.#routes = []
+    if (this.#subs.size > 0) this.#unsubscribe ??= this.#tree.onReading(this.#onReading)
+    else {
+      this.#unsubscribe?.()
+      this.#unsubscribe = undefined
+    }
+  }
+
+  /** Adds (or replaces) a subscription; opened at once if reporting has started. */
+  async add(config: ReportConfig, origin: ReportOrigin, where?: string, name?: string): Promise<Subscription> {
+    const previous = this.#subs.get(config.uuid)
+    const dir = join(this.#options.dataDir, 'reports', config.uuid)
+    const groups = config.Delivery === 'fanout' ? config.ReportDeliveryLocation.map((l) => [l]) : [config.ReportDeliveryLocation]
+    const entry: Entry = { config, origin, where, name, channels: [] }
+    entry.channels = groups.map((locations, i) => new Channel(this.#tree, () => entry.config, join(dir, String(i)), locations, this.#options))
+    // new readings go to the new channels from now on (held in memory until they open) ...
+    this.#subs.set(config.uuid, entry)
+    this.#rerouteAll()
+    // ... while the old ones write what they hold and close, before the new ones open the same files
+    if (previous) await this.#closeChannels(previous, config)
+    if (origin === 'http') await this.#store.put(config)
+    if (this.#started) for (const ch of entry.channels) await ch.open()
+    return entry
+  }
+
+  /** Removes a subscription and its undelivered data. */
+  async remove(uuid: string): Promise<boolean> {
+    const sub = this.#subs.get(uuid)
+    if (!sub) return false
+    this.#subs.delete(uuid)
+    this.#rerouteAll()
+    for (const ch of sub.channels) await ch.destroy()
+    await rm(join(this.#options.dataDir, 'reports', uuid), { recursive: true, force: true })
+    if (sub.origin === 'http') await this.#store.delete(uuid)
+    return true
+  }
+
+  async #closeChannels(previous: Entry, next: ReportConfig): Promise<void> {
+    const keep = next.Delivery === 'fanout' ? next.ReportDeliveryLocation.length : 1
+    for (const [i, ch] of previous.channels.entries()) {
+      if (i < keep) await ch.stop()
+      else await ch.destroy()
+    }
+  }
+
+  /** Opens every outbox (loading what a previous run left), restores subscriptions made over HTTP, and starts delivery. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    for (const config of await this.#store.all()) if (!this.#subs.has(config.uuid)) await this.add(config, 'http')
+    for (const sub of this.#subs.values()) for (const ch of sub.channels) if (!ch.outbox) await ch.open()
+    const tick = (): void => {
+      this.#timer = setTimeout(() => {
+        void this.#tick().finally(() => {
+          if (this.#started) tick()
+        })
+      }, this.#options.flushMs ?? 100)
+    }
+    tick()
+  }
+
+  async #tick(): Promise<void> {
+    if (this.autoFlush) await this.flush()
+    const now = Date.now()
+    for (const sub of [...this.#subs.values()]) {
+      if (sub.config.ExpireTime !== undefined && now >= sub.config.ExpireTime) {
+        this.#options.logger.info(`report ${sub.config.uuid} expired; removing it`)
+        await this.remove(sub.config.uuid)
+      }
+    }
+  }
+
+  /** Writes every pending reading to its outbox now. */
+  async flush(): Promise<void> {
+    const run = async (): Promise<void> => {
+      for (const sub of this.#subs.values()) for (const ch of sub.channels) await ch.flush()
+    }
+    this.#flushing = (this.#flushing ?? Promise.resolve()).then(run, run)
+    await this.#flushing
+  }
+
+  /** Flushes, stops delivery (an in-flight POST is abandoned: it is sent again next time), closes stores. */
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    if (this.#timer) clearTimeout(this.#timer)
+    for (const sub of this.#subs.values()) for (const ch of sub.channels) await ch.stop()
+  }
+
+  /** Forgets readings not yet written to an outbox (a failed import chunk). */
+  discardPending(): void {
+    for (const sub of this.#subs.values()) for (const ch of sub.channels) ch.discardPending()
+  }
+
+  /**
+   * Readings not yet acknowledged by every subscriber (in outboxes or in
+   * memory), dead letters, readings dropped by the per-stream cap, and how full
+   * the fullest stream buffer is (0..1 of its MaxBuffer).
+   */
+  undelivered(): { backlog: number; deadLetters: number; dropped: number; fullest: number } {
+    let backlog = 0
+    let deadLetters = 0
+    let dropped = 0
+    let fullest = 0
+    for (const sub of this.#subs.values()) {
+      for (const ch of sub.channels) {
+        backlog += (ch.outbox?.buffered ?? 0) + ch.pendingCount
+        deadLetters += ch.deadLettered
+        dropped += (ch.outbox?.droppedTotal ?? 0) + ch.droppedPending
+        for (const n of ch.outbox?.perStream.values() ?? []) fullest = Math.max(fullest, n / sub.config.MaxBuffer)
+      }
+    }
+    return { backlog, deadLetters, dropped, fullest }
+  }
+
+  /** Moves a subscription's dead letters back into its outboxes; resolves with how many readings. */
+  async replay(uuid: string): Promise<number> {
+    const sub = this.#subs.get(uuid)
+    if (!sub) return 0
+    let n = 0
+    for (const ch of sub.channels) n += await ch.replay()
+    return n
+  }
+
+  async status(): Promise<Record<string, ReportStatus>> {
+    const out: Record<string, ReportStatus> = {}
+    for (const [uuid, sub] of this.#subs) {
+      out[uuid] = {
+        ReportResource: sub.config.ReportResource,
+        origin: sub.where ?? sub.origin,
+        delivery: sub.config.Delivery,
+        channels: await Promise.all(sub.channels.map((c) => c.status())),
+      }
+    }
+    return out
+  }
+}
