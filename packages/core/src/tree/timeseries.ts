@@ -37,6 +37,23 @@ export interface TimeseriesHome {
   readonly listeners: readonly ReadingListener[]
 }
 
+/** The rules of a stream's properties: the values, checked, or an error naming the stream and the rule. */
+export function checkTimeseriesOptions(path: string, options: TimeseriesOptions): { unit: string; readingType: ReadingType; timezone: string | undefined; bufferSize: number } {
+  if (typeof options.unit !== 'string' || options.unit.trim() === '') {
+    throw smapError('SMAP_TIMESERIES_INVALID', `timeseries ${path} needs a unit (Properties/UnitofMeasure), such as "V" or "kW"`)
+  }
+  const readingType = options.readingType ?? 'long'
+  if (!READING_TYPES.includes(readingType)) {
+    throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: ReadingType must be ${READING_TYPE_RULE}, got "${String(readingType)}"`, 'readingType', READING_TYPE_RULE)
+  }
+  const timezone = options.timezone === undefined ? undefined : checkTimezone(options.timezone, `timeseries ${path}`)
+  const bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE
+  if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > 100_000) {
+    throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: BufferSize must be ${BUFFER_SIZE_RULE}, got ${String(bufferSize)}`, 'bufferSize', BUFFER_SIZE_RULE)
+  }
+  return { unit: options.unit, readingType, timezone, bufferSize }
+}
+
 /** A stream of readings at one path; made by `addTimeseries`. */
 export class Timeseries {
   readonly type = 'Timeseries' as const
@@ -73,24 +90,14 @@ export class Timeseries {
     this.uuid = uuid
     this.key = options.key
     this.explicitUuid = options.explicitUuid ?? false
-    if (typeof options.unit !== 'string' || options.unit.trim() === '') {
-      throw smapError('SMAP_TIMESERIES_INVALID', `timeseries ${path} needs a unit (Properties/UnitofMeasure), such as "V" or "kW"`)
-    }
-    this.unit = options.unit
-    const readingType = options.readingType ?? 'long'
-    if (!READING_TYPES.includes(readingType)) {
-      throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: ReadingType must be ${READING_TYPE_RULE}, got "${String(readingType)}"`, 'readingType', READING_TYPE_RULE)
-    }
-    this.readingType = readingType
-    this.#timezone = options.timezone === undefined ? undefined : checkTimezone(options.timezone, `timeseries ${path}`)
-    const size = options.bufferSize ?? DEFAULT_BUFFER_SIZE
-    if (!Number.isInteger(size) || size < 1 || size > 100_000) {
-      throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: BufferSize must be ${BUFFER_SIZE_RULE}, got ${String(size)}`, 'bufferSize', BUFFER_SIZE_RULE)
-    }
-    this.bufferSize = size
+    const checked = checkTimeseriesOptions(path, options)
+    this.unit = checked.unit
+    this.readingType = checked.readingType
+    this.#timezone = checked.timezone
+    this.bufferSize = checked.bufferSize
     this.description = options.description
-    this.#times = new Array<number>(size)
-    this.#values = new Array<ReadingValue>(size)
+    this.#times = new Array<number>(this.bufferSize)
+    this.#values = new Array<ReadingValue>(this.bufferSize)
   }
 
   /** The stream's time zone: its own, else the instance's. */
