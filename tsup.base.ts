@@ -9,7 +9,8 @@ export function packageConfig(options: Options = {}): ReturnType<typeof defineCo
   return defineConfig({
     entry: ['src/index.ts'],
     format: ['esm'],
-    dts: true,
+    // declarations leave out what is marked @internal: the public API only
+    dts: { compilerOptions: { stripInternal: true } },
     clean: true,
     sourcemap: true,
     target: 'node20',

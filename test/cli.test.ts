@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -47,6 +48,19 @@ describe('the smap command', () => {
       expect(await running.exited).toBe(0)
       expect(running.output()).toContain('stopping')
     }
+  })
+
+  it('keeps outboxes and subscriptions in --data-dir, also when the config has [report] sections', async () => {
+    // the reporter used to be built while loading, before --data-dir was read, so it went to .smap beside the config
+    await writeFile(join(dir, 'conf.ini'), `${CONF}\n[report 0]\nReportDeliveryLocation = http://127.0.0.1:9/add\nReportResource = /+\n`)
+    running = start(SMAP_BIN, ['run', 'conf.ini', '--port', '0', '--data-dir', 'elsewhere'], { cwd: dir })
+    const [, url] = await running.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)\/data/)
+    await fetch(`${url}/reports`, { method: 'POST', body: JSON.stringify({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add' }) })
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
+    expect((await readdir(join(dir, 'elsewhere'))).sort()).toEqual(['reports', 'subscriptions.db'])
+    expect((await readdir(join(dir, 'elsewhere', 'reports'))).length).toBe(2)
+    expect(existsSync(join(dir, '.smap'))).toBe(false)
   })
 
   it('takes the port from [server] Port', async () => {

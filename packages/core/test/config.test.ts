@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -221,5 +222,32 @@ describe('load', () => {
         'conf.ini:3 [weird]: unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
       )
     })
+  })
+})
+
+describe('settings', () => {
+  it('puts outboxes and subscriptions in the data dir given to load, over the config, before anything is built', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smap-datadir-'))
+    try {
+      const conf = join(dir, 'conf.ini')
+      await writeFile(conf, `[server]\nDataDir = ./fromconfig\n\n[/]\nuuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92\n[/s]\nProperties/UnitofMeasure = V\n\n[report 0]\nReportDeliveryLocation = http://127.0.0.1:9/add\nReportResource = /+\n`)
+      const inst = await load(conf, { server: { dataDir: join(dir, 'given') } })
+      expect(inst.dataDir).toBe(join(dir, 'given'))
+      await inst.start()
+      inst.add('/s', 1)
+      await inst.flush()
+      await inst.stop()
+      expect(await readdir(join(dir, 'given', 'reports'))).toHaveLength(1)
+      expect(existsSync(join(dir, 'fromconfig'))).toBe(false)
+      expect(existsSync(join(dir, '.smap'))).toBe(false)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('are fixed once the instance is made', async () => {
+    const inst = await loadText('[server]\nPort = 8081\n[/]\nuuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92\n', 'conf.ini', { server: { host: '::1' } })
+    expect(inst.server).toEqual({ port: 8081, host: '::1' })
+    expect(() => Object.assign(inst.server, { dataDir: '/tmp/x' })).toThrow(TypeError)
   })
 })

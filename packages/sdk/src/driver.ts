@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import type { z } from 'zod'
 import type { MetadataInput, ReadingType, ReadingValue } from './schemas.js'
 
 /** Options of `ctx.addTimeseries`. */

@@ -30,7 +30,7 @@ const READING_TYPE_RULE = 'long, double or string'
 /** Called for every reading added to a stream. */
 export type ReadingListener = (ts: Timeseries, time: number, value: ReadingValue) => void
 
-/** @internal What a timeseries shares with its tree: the default zone and who hears its readings. */
+/** What a timeseries shares with its tree: the default zone and who hears its readings. */
 export interface TimeseriesHome {
   readonly timezone: string
   /** Replaced, never changed in place, when someone subscribes or leaves. */

@@ -1,0 +1,115 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { gunzipSync } from 'node:zlib'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { backoffDelay } from '../../src/reporting/backoff.js'
+import { BATCH_ID_HEADER, parseRetryAfter, postReport } from '../../src/reporting/transports/http.js'
+
+// A real receiver on loopback whose answer each test chooses by path.
+type Answer = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void
+const answers = new Map<string, Answer>()
+let server: Server
+let base: string
+const received: Array<{ path: string; headers: IncomingMessage['headers']; body: Buffer }> = []
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      received.push({ path: req.url ?? '', headers: req.headers, body })
+      const answer = answers.get(req.url ?? '')
+      if (answer) answer(req, body, res)
+      else res.writeHead(200).end()
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((r) => server.close(r))
+})
+
+const post = (path: string, answer: Answer, options: { gzip?: boolean; timeoutMs?: number } = {}) => {
+  answers.set(path, answer)
+  return postReport(`${base}${path}`, '{"/s":{"uuid":"u","Readings":[[1,2]]}}', { gzip: options.gzip ?? false, timeoutMs: options.timeoutMs ?? 2000, batchId: `batch${path}` })
+}
+
+describe('postReport', () => {
+  it('counts 200, 201 and 204 as acknowledged, and sends the batch id', async () => {
+    for (const status of [200, 201, 204]) expect(await post(`/ok${status}`, (_q, _b, res) => res.writeHead(status).end())).toEqual({ kind: 'ok', status })
+    const last = received.at(-1)
+    expect(last?.headers[BATCH_ID_HEADER.toLowerCase()]).toBe('batch/ok204')
+    expect(last?.headers['content-type']).toBe('application/json')
+    expect(JSON.parse(String(last?.body))).toEqual({ '/s': { uuid: 'u', Readings: [[1, 2]] } })
+  })
+
+  it('compresses with gzip when asked, saying so in Content-Encoding', async () => {
+    expect(await post('/gz', (_q, _b, res) => res.writeHead(200).end(), { gzip: true })).toEqual({ kind: 'ok', status: 200 })
+    const last = received.at(-1)
+    expect(last?.headers['content-encoding']).toBe('gzip')
+    expect(JSON.parse(gunzipSync(last?.body as Buffer).toString())).toEqual({ '/s': { uuid: 'u', Readings: [[1, 2]] } })
+  })
+
+  it('retries a server error, 408 and 429, with the Retry-After it was given', async () => {
+    expect(await post('/500', (_q, _b, res) => res.writeHead(500, 'Internal Server Error').end('database is down\nstack...'))).toEqual({
+      kind: 'retry',
+      status: 500,
+      retryAfterMs: undefined,
+      error: `${base}/500 answered 500 Internal Server Error: database is down`,
+    })
+    expect(await post('/429', (_q, _b, res) => res.writeHead(429, { 'Retry-After': '7' }).end())).toMatchObject({ kind: 'retry', status: 429, retryAfterMs: 7000 })
+    expect(await post('/408', (_q, _b, res) => res.writeHead(408).end())).toMatchObject({ kind: 'retry', status: 408 })
+  })
+
+  it('splits on 413 and rejects any other 4xx for good, quoting the first line of the answer (at most 200 characters)', async () => {
+    expect(await post('/413', (_q, _b, res) => res.writeHead(413).end())).toMatchObject({ kind: 'split', status: 413 })
+    const long = 'x'.repeat(300)
+    const rejected = await post('/400', (_q, _b, res) => res.writeHead(400, 'Bad Request').end(long))
+    expect(rejected).toEqual({ kind: 'reject', status: 400, error: `${base}/400 answered 400 Bad Request: ${'x'.repeat(200)}…` })
+  })
+
+  it('does not follow a redirect, and says to fix the location', async () => {
+    expect(await post('/moved', (_q, _b, res) => res.writeHead(301, { Location: '/elsewhere' }).end())).toEqual({
+      kind: 'retry',
+      status: 301,
+      error: `${base}/moved answered 301 redirecting to /elsewhere; redirects are not followed, fix the delivery location`,
+    })
+  })
+
+  it('retries a receiver that is not running, or too slow, saying which', async () => {
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((r) => closed.close(r))
+    expect(await postReport(`http://127.0.0.1:${port}/add`, '{}', { gzip: false, timeoutMs: 1000, batchId: 'b' })).toEqual({
+      kind: 'retry',
+      error: `http://127.0.0.1:${port}/add: connection refused (is the receiver running?)`,
+    })
+    const slow = await post('/slow', (_q, _b, res) => setTimeout(() => res.writeHead(200).end(), 1500), { timeoutMs: 200 })
+    expect(slow).toEqual({ kind: 'retry', error: `${base}/slow: no answer within 0.2 s` })
+  })
+})
+
+describe('parseRetryAfter', () => {
+  it('reads seconds and HTTP dates, and ignores what is neither', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z')
+    expect(parseRetryAfter('120', now)).toBe(120_000)
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000)
+    expect(parseRetryAfter('Wed, 31 Dec 2025 23:00:00 GMT', now)).toBe(0)
+    expect(parseRetryAfter('soon', now)).toBeUndefined()
+    expect(parseRetryAfter('', now)).toBeUndefined()
+    expect(parseRetryAfter(null, now)).toBeUndefined()
+  })
+})
+
+describe('backoffDelay', () => {
+  it('doubles its ceiling with each attempt up to the cap, with full jitter', () => {
+    expect(backoffDelay(0, 500, 60_000, () => 0.999)).toBeCloseTo(499.5)
+    expect(backoffDelay(3, 500, 60_000, () => 0.5)).toBe(2000)
+    expect(backoffDelay(20, 500, 60_000, () => 0.5)).toBe(30_000)
+    expect(backoffDelay(5, 500, 60_000, () => 0)).toBe(0)
+  })
+})
