@@ -3,15 +3,7 @@
 export { defineDriver } from './driver.js'
 export { SmapError } from './errors.js'
 export { uuid5 } from './identity.js'
-export {
-  collectionObjectSchema,
-  metadataSchema,
-  propertiesSchema,
-  readingSchema,
-  readingTypeSchema,
-  reportSchema,
-  timeseriesObjectSchema,
-} from './schemas.js'
+export { collectionObjectSchema, reportSchema, timeseriesObjectSchema } from './schemas.js'
 export { SDK_VERSION } from './version.js'
 export { z } from 'zod'
 export type {

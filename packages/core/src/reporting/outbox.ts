@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js'
 import { Chunk, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
 import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
 import { Store } from './store.js'
+import { DEFAULT_MAX_BUFFER } from './subscription.js'
 
 export type { OutboxEntry }
 
@@ -57,7 +58,7 @@ export class Outbox implements LeaseOwner {
 
   private constructor(dir: string, options: OutboxOptions) {
     this.dir = dir
-    this.maxPerStream = options.maxPerStream ?? 10_000
+    this.maxPerStream = options.maxPerStream ?? DEFAULT_MAX_BUFFER
     this.#chunkReadings = options.chunkReadings ?? 10_000
     this.#segmentReadings = options.segmentReadings ?? 100_000
     this.#fsync = options.fsync ?? false
