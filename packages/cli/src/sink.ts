@@ -183,7 +183,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 type ReportEntry = { uuid?: unknown; Properties?: { UnitofMeasure?: unknown }; Readings?: unknown; Contents?: unknown }
 
-/** Checks the shape of a report payload (DESIGN.md §3), refusing it with the first problem. */
+/** Checks the shape of a report payload, refusing it with the first problem. */
 function parseReport(body: Buffer): Record<string, ReportEntry> {
   let payload: unknown
   try {

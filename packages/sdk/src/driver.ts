@@ -64,7 +64,7 @@ export interface DriverLogger {
 }
 
 /**
- * A driver's view of the source (DESIGN.md §7): paths are relative to where
+ * A driver's view of the source: paths are relative to where
  * the driver is attached, uuids come from the driver instance's namespace.
  */
 export interface DriverContext {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-/** How a stream's values are typed on the wire (DESIGN.md §3). */
+/** How a stream's values are typed on the wire. */
 export const readingTypeSchema = z.enum(['long', 'double', 'string'])
 export type ReadingType = z.infer<typeof readingTypeSchema>
 

@@ -30,7 +30,7 @@ export interface LoadOptions {
 const NIL_ROOT = '00000000-0000-4000-8000-000000000000'
 
 /**
- * Builds an instance from a config file (DESIGN.md §6).
+ * Builds an instance from a config file.
  * @example const inst = await load('conf.ini')
  */
 export async function load(file: string, options: LoadOptions = {}): Promise<SmapInstance> {
