@@ -73,7 +73,7 @@ export const loadCommand = defineCommand({
     } catch (err) {
       bar?.stop()
       if (abort.signal.aborted) {
-        const { backlog } = inst.reporter.undelivered()
+        const { backlog } = inst.undelivered()
         throw new SmapError('SMAP_IMPORT_INTERRUPTED', `interrupted: completed chunks are recorded and ${backlog} readings wait in the outbox; run the same command again to resume and deliver them`)
       }
       throw err

@@ -218,6 +218,12 @@ export class SmapInstance {
     return this.reporter.replay(uuid)
   }
 
+  /** Readings not yet acknowledged by every subscriber, readings set aside as dead letters, and readings dropped by a full buffer. */
+  undelivered(): { backlog: number; deadLetters: number; dropped: number } {
+    const { backlog, deadLetters, dropped } = this.reporter.undelivered()
+    return { backlog, deadLetters, dropped }
+  }
+
   /** Writes every reading added so far to the subscriptions' outboxes. */
   async flush(): Promise<void> {
     await this.reporter.flush()
