@@ -160,3 +160,21 @@ describe('SmapInstance', () => {
     expect(inst.getCollection('/')?.metadata).toEqual({ SourceName: 'Demo' })
   })
 })
+
+describe('onReading', () => {
+  it('tells every listener of every reading until it unsubscribes', () => {
+    const inst = new SmapInstance('75503ac2-abf0-11e0-b7d6-0026bb56ec92')
+    inst.addTimeseries('/a', 'a', 'V')
+    const heard: Array<[string, number, unknown]> = []
+    const stop = inst.onReading((ts, time, value) => heard.push([ts.path, time, value]))
+    inst.add('/a', 5, 1)
+    inst.tree.add('/a', 6, 2)
+    stop()
+    inst.add('/a', 7, 3)
+    expect(heard).toEqual([
+      ['/a', 5, 1],
+      ['/a', 6, 2],
+    ])
+    expect(inst.getTimeseries('/a')?.latest).toEqual([7, 3])
+  })
+})

@@ -112,3 +112,38 @@ describe('createHarness', () => {
     expect(stopped).toBe(true)
   })
 })
+
+describe('the host rules the harness runs on', () => {
+  it('restarts a driver whose poll keeps failing, with backoff, and gives up after 5 failures in 10 minutes, as smap run does', async () => {
+    let starts = 0
+    const h = await createHarness(
+      defineDriver({
+        name: 'broken',
+        setup(ctx) {
+          ctx.addTimeseries('/v', 'v', 'V')
+        },
+        start(ctx) {
+          starts++
+          ctx.periodic(() => {
+            throw new Error('meter not answering')
+          }, 1)
+        },
+      }),
+    )
+    await h.start()
+    expect(h.errors).toHaveLength(1)
+    await h.advance(600)
+    expect(h.errors.map((e) => e.message)).toEqual(Array(5).fill('meter not answering'))
+    // the first start and four restarts (a restart runs start again, setup once), then it stays stopped
+    expect(starts).toBe(5)
+    await h.advance(3600)
+    expect(h.errors).toHaveLength(5)
+  })
+
+  it('stamps readings added without a time with the harness clock', async () => {
+    const h = await createHarness(counter, {}, { now: 5_000 })
+    await h.start()
+    expect(h.readings('/sensor0')).toEqual([[5_000, 0]])
+    expect(h.ctx.now()).toBe(5_000)
+  })
+})
