@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Outbox } from '../../src/reporting/outbox.js'
+import { Outbox, type OutboxEntry } from '../../src/reporting/outbox.js'
 
 const logger = { info: () => {}, warn: () => {}, error: () => {} }
-const values = (entries: Array<{ p: string; r: Array<[number, number | string]> }>): Array<[string, number[]]> => entries.map((e) => [e.p, e.r.map(([, v]) => v as number)])
+const values = (entries: OutboxEntry[]): Array<[string, number[]]> => entries.map((e) => [e.p, e.r.map((r) => r[1] as number)])
 
 describe('an outbox lease', () => {
   let dir: string
