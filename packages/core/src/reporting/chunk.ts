@@ -14,6 +14,25 @@ export interface OutboxEntry {
 /** The documents of a segment file: chunks of readings, and how far each has been consumed. */
 export type SegmentDoc = { _id: string; s: number; t: number; j: string } | { _id: string; s: number; o: number[] }
 
+/** A chunk as read back: its readings as one JSON string (`j`), or, in files from before that, as entries (`e`). */
+export interface StoredChunk {
+  s: number
+  t: number
+  j?: string
+  e?: OutboxEntry[]
+}
+
+/** What a line of a segment file holds, or undefined for a line that is neither a chunk nor offsets. */
+export function readSegmentDoc(d: unknown): { kind: 'offsets'; s: number; o: number[] } | { kind: 'chunk'; chunk: StoredChunk } | undefined {
+  if (typeof d !== 'object' || d === null) return undefined
+  const doc = d as Partial<Record<'s' | 't' | 'j' | 'e' | 'o', unknown>>
+  if (typeof doc.s !== 'number') return undefined
+  if (Array.isArray(doc.o)) return { kind: 'offsets', s: doc.s, o: doc.o as number[] }
+  if (typeof doc.j === 'string') return { kind: 'chunk', chunk: { s: doc.s, t: Number(doc.t), j: doc.j } }
+  if (Array.isArray(doc.e)) return { kind: 'chunk', chunk: { s: doc.s, t: Number(doc.t), e: doc.e as OutboxEntry[] } }
+  return undefined
+}
+
 /** One file of the outbox. */
 export interface Segment {
   n: number

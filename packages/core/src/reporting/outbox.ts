@@ -2,7 +2,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
-import { Chunk, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
+import { Chunk, readSegmentDoc, type OutboxEntry, type Segment, type SegmentDoc, type Slice, type StoredChunk } from './chunk.js'
 import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
 import { Store } from './store.js'
 import { DEFAULT_MAX_BUFFER } from './subscription.js'
@@ -95,12 +95,12 @@ export class Outbox implements LeaseOwner {
       this.#logger.error(`cannot read outbox segment ${file}; it is kept for the next start`, err)
       return
     }
-    const docs = ds.loaded() as ReadonlyArray<Record<string, unknown>>
     const offsets = new Map<number, number[]>()
-    const chunks: Array<{ s: number; t: number; e?: OutboxEntry[]; j?: string }> = []
-    for (const d of docs) {
-      if (Array.isArray(d.o) && typeof d.s === 'number') offsets.set(d.s, d.o as number[])
-      else if ((typeof d.j === 'string' || Array.isArray(d.e)) && typeof d.s === 'number') chunks.push(d as unknown as { s: number; t: number; e?: OutboxEntry[]; j?: string })
+    const chunks: StoredChunk[] = []
+    for (const raw of ds.loaded()) {
+      const d = readSegmentDoc(raw)
+      if (d?.kind === 'offsets') offsets.set(d.s, d.o)
+      else if (d?.kind === 'chunk') chunks.push(d.chunk)
     }
     chunks.sort((a, b) => a.s - b.s)
     const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: true, damaged: false }

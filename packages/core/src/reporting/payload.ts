@@ -1,4 +1,4 @@
-import type { Reading } from '@smap/sdk'
+import type { CollectionObject, Reading, TimeseriesObject } from '@smap/sdk'
 import type { Collection } from '../tree/collection.js'
 import { parentPath } from '../tree/path.js'
 import type { Timeseries } from '../tree/timeseries.js'
@@ -12,7 +12,8 @@ export interface Payload {
   described: Array<[Timeseries | Collection, number]>
 }
 
-type Entry = Record<string, unknown> & { Readings?: Reading[] }
+/** A stream in a report: its full object, or only `uuid` and `Readings`. */
+type StreamEntry = Pick<TimeseriesObject, 'uuid' | 'Readings'> & Partial<TimeseriesObject>
 
 /**
  * Report bodies for one subscriber: a stream (and its parent collections)
@@ -36,36 +37,43 @@ export class PayloadBuilder {
   /** The body for `lease`; with `describeAll`, every stream `resource` covers in full (a new subscriber's first report). */
   build(lease: OutboxLease | undefined, resource: string, describeAll: boolean): Payload {
     const tree = this.#tree
-    const out: Record<string, Entry> = {}
+    const out: Record<string, CollectionObject | StreamEntry> = {}
+    const streams = new Map<string, StreamEntry>()
     const described: Payload['described'] = []
     const isNew = (r: Timeseries | Collection): boolean => this.#described.get(r) !== r._metaVersion
     const addParents = (path: string): void => {
       for (let p = parentPath(path); ; p = parentPath(p)) {
         const coll = tree.getCollection(p)
         if (coll && !(p in out) && isNew(coll)) {
-          out[p] = coll.toJSON() as unknown as Entry
+          out[p] = coll.toJSON()
           described.push([coll, coll._metaVersion])
         }
         if (p === '/') break
       }
     }
-    const describe = (ts: Timeseries): Entry => {
-      const obj: Entry = { ...ts.toJSON(), Readings: [] }
+    const describe = (ts: Timeseries): StreamEntry => {
+      const obj: StreamEntry = { ...ts.toJSON(), Readings: [] }
       described.push([ts, ts._metaVersion])
       addParents(ts.path)
       return obj
     }
     if (describeAll) {
-      for (const ts of tree.timeseries()) if (covers(resource, ts.path)) out[ts.path] = describe(ts)
+      for (const ts of tree.timeseries()) {
+        if (!covers(resource, ts.path)) continue
+        const obj = describe(ts)
+        streams.set(ts.path, obj)
+        out[ts.path] = obj
+      }
     }
     lease?.forEach((e, from, to) => {
-      let obj = out[e.p]
+      let obj = streams.get(e.p)
       if (obj === undefined) {
         const ts = tree.getTimeseries(e.p)
         obj = ts && ts.uuid === e.u && isNew(ts) ? describe(ts) : { uuid: e.u, Readings: [] }
+        streams.set(e.p, obj)
         out[e.p] = obj
       }
-      const readings = obj.Readings as Reading[]
+      const readings = obj.Readings
       for (let k = from; k < to; k++) readings.push(e.r[k] as Reading)
     })
     return { json: JSON.stringify(out), described }
