@@ -75,6 +75,7 @@ export class SmapInstance {
   readonly #host: DriverHost
   readonly #dataDir: string
   #started = false
+  #starting = false
 
   constructor(root: string, options: SmapInstanceOptions = {}) {
     this.tree = new Tree(root, options.timezone)
@@ -252,11 +253,26 @@ export class SmapInstance {
   async start(options: { drivers?: boolean } = {}): Promise<void> {
     if (this.#started) return
     this.#started = true
+    this.#starting = true
+    try {
+      await this.#start(options)
+    } finally {
+      this.#starting = false
+    }
+  }
+
+  /** Whether `start()` has yet to restore the saved subscriptions (the HTTP layer refuses subscription changes meanwhile). */
+  get starting(): boolean {
+    return this.#starting
+  }
+
+  async #start(options: { drivers?: boolean }): Promise<void> {
     // reporting starts once the drivers have built their streams, so a new
     // subscriber's first report holds them; subscriptions made over HTTP in
     // an earlier run come back then, with what they had not delivered
     const startReporting = async (): Promise<void> => {
       if (this.reporter.hasWork) await this.reporter.start()
+      this.#starting = false
     }
     if (options.drivers === false) await startReporting()
     else await this.#host.start(startReporting)

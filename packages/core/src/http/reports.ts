@@ -31,6 +31,10 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
       })
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      if (inst.starting) {
+        c.header('Retry-After', '1')
+        throw new HTTPException(503, { message: 'the source is starting and restoring its subscriptions; try again in a second' })
+      }
       const length = Number(c.req.header('content-length') ?? 0)
       if (length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
     }

@@ -103,7 +103,15 @@ export class Channel {
     this.pendingCount = 0
   }
 
-  async open(): Promise<void> {
+  #opened: Promise<void> | undefined
+
+  /** Opens the outbox and dead letters and starts delivery; asked twice (a start and a new subscription at once), it opens once. */
+  open(): Promise<void> {
+    this.#opened ??= this.#open()
+    return this.#opened
+  }
+
+  async #open(): Promise<void> {
     this.outbox = await Outbox.open(join(this.dir, 'outbox'), { maxPerStream: this.#config().MaxBuffer, fsync: this.#options.fsync, logger: this.#options.logger })
     this.#deadLetters = await DeadLetters.open(this.dir, this.#options.logger, `report ${this.#uuid}`)
     this.#running = true

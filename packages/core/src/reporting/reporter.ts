@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ReadingValue } from '@smap/sdk'
+import { smapError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { TreeView } from '../tree/tree.js'
@@ -92,6 +93,14 @@ export class Reporter {
 
   /** Adds (or replaces) a subscription; opened at once if reporting has started. */
   async add(config: ReportConfig, origin: ReportOrigin, where?: string, name?: string): Promise<Subscription> {
+    // one made over HTTP is on disk before it is live, so an acknowledged one survives a restart
+    if (origin === 'http') {
+      try {
+        await this.#store.put(config)
+      } catch (err) {
+        throw smapError('SMAP_REPORT_WRITE', `cannot save subscription ${config.uuid} in ${this.#store.file}: ${(err as Error).message}; it was not made, try again`, { cause: err })
+      }
+    }
     const previous = this.#subs.get(config.uuid)
     const dir = join(this.#options.dataDir, 'reports', config.uuid)
     const groups = config.Delivery === 'fanout' ? config.ReportDeliveryLocation.map((l) => [l]) : [config.ReportDeliveryLocation]
@@ -102,7 +111,6 @@ export class Reporter {
     this.#rerouteAll()
     // ... while the old ones write what they hold and close, before the new ones open the same files
     if (previous) await this.#closeChannels(previous, config)
-    if (origin === 'http') await this.#store.put(config)
     if (this.#started) for (const ch of entry.channels) await ch.open()
     return entry
   }
@@ -132,7 +140,7 @@ export class Reporter {
     if (this.#started) return
     this.#started = true
     for (const config of await this.#store.all()) if (!this.#subs.has(config.uuid)) await this.add(config, 'http')
-    for (const sub of this.#subs.values()) for (const ch of sub.channels) if (!ch.outbox) await ch.open()
+    for (const sub of [...this.#subs.values()]) for (const ch of sub.channels) await ch.open()
     const tick = (): void => {
       this.#timer = setTimeout(() => {
         void this.#tick().finally(() => {

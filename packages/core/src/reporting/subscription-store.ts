@@ -8,10 +8,12 @@ interface SubscriptionDoc {
   config: ReportConfig
 }
 
-/** Subscriptions made over HTTP, kept in `subscriptions.db` so they survive a restart. */
+/** Subscriptions made over HTTP, kept in `subscriptions.db` so they survive a restart; one write at a time. */
 export class SubscriptionStore {
   readonly file: string
-  #store: Store<SubscriptionDoc> | undefined
+  // the file is opened once, however many requests ask at the same moment
+  #store: Promise<Store<SubscriptionDoc>> | undefined
+  #writes: Promise<unknown> = Promise.resolve()
 
   constructor(dataDir: string) {
     this.file = join(dataDir, 'subscriptions.db')
@@ -22,20 +24,27 @@ export class SubscriptionStore {
     return existsSync(this.file)
   }
 
-  async #open(): Promise<Store<SubscriptionDoc>> {
-    this.#store ??= await Store.open<SubscriptionDoc>(this.file)
+  #open(): Promise<Store<SubscriptionDoc>> {
+    this.#store ??= Store.open<SubscriptionDoc>(this.file)
     return this.#store
+  }
+
+  #serially<T>(work: (store: Store<SubscriptionDoc>) => Promise<T>): Promise<T> {
+    const run = this.#writes.then(async () => work(await this.#open()))
+    this.#writes = run.catch(() => undefined)
+    return run
   }
 
   async all(): Promise<ReportConfig[]> {
     return this.exists ? (await (await this.#open()).all()).map((d) => d.config) : []
   }
 
-  async put(config: ReportConfig): Promise<void> {
-    await (await this.#open()).put({ _id: config.uuid, config })
+  /** Resolves once the subscription is on disk. */
+  put(config: ReportConfig): Promise<void> {
+    return this.#serially((store) => store.put({ _id: config.uuid, config }))
   }
 
-  async delete(uuid: string): Promise<void> {
-    await (await this.#open()).delete(uuid)
+  delete(uuid: string): Promise<void> {
+    return this.#serially((store) => store.delete(uuid))
   }
 }

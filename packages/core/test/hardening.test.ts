@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createApp, serve, SmapInstance, type Logger, type SmapServer } from '@smap/core'
+
+const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
+const logged: string[] = []
+const quiet: Logger = { info: () => {}, warn: (m) => void logged.push(m), error: (m, e) => void logged.push(`${m}${e instanceof Error ? `: ${e.message}` : ''}`) }
+
+describe('subscriptions under concurrent writes and odd requests', () => {
+  let dir: string
+  let server: SmapServer | undefined
+  const make = (): SmapInstance => new SmapInstance(ROOT, { logger: quiet, server: { dataDir: join(dir, 'data'), flushInterval: 10 } })
+  const post = (s: SmapServer, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+    fetch(`${s.url}/reports`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) })
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-hardening-'))
+    logged.length = 0
+  })
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps every subscription it answered 201 for, when twenty arrive at once on a fresh data dir', async () => {
+    server = await serve(make(), { port: 0 })
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post(server as SmapServer, { ReportResource: '/+', ReportDeliveryLocation: `http://127.0.0.1:9/add${i}` })))
+    expect(answers.map((r) => r.status), logged.join('\n')).toEqual(Array(20).fill(201))
+    const made = await Promise.all(answers.map(async (r) => ((await r.json()) as { uuid: string }).uuid))
+    await server.close()
+    server = await serve(make(), { port: 0 })
+    const listed = ((await (await fetch(`${server.url}/reports`)).json()) as { Contents: string[] }).Contents
+    expect(listed.sort()).toEqual(made.sort())
+  })
+})
+
+describe('start-up', () => {
+  it('answers subscription changes with 503 and Retry-After until saved subscriptions are restored', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smap-startup-'))
+    try {
+      let release: () => void = () => {}
+      const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir } })
+      inst.addDriver('/slow', { name: 'slow', setup: () => new Promise<void>((r) => (release = r)) })
+      const app = createApp(inst)
+      const body = JSON.stringify({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add' })
+      const post = (): Promise<Response> => Promise.resolve(app.fetch(new Request('http://source/reports', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body }), { incoming: { socket: { remoteAddress: '127.0.0.1' } } }))
+      const starting = inst.start()
+      const early = await post()
+      expect(early.status).toBe(503)
+      expect(early.headers.get('retry-after')).toBe('1')
+      expect(await early.json()).toEqual({ error: 'the source is starting and restoring its subscriptions; try again in a second' })
+      expect((await app.fetch(new Request('http://source/reports'), { incoming: { socket: { remoteAddress: '127.0.0.1' } } })).status).toBe(200)
+      release()
+      await starting
+      expect((await post()).status).toBe(201)
+      await inst.stop()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
