@@ -62,3 +62,25 @@ describe('start-up', () => {
     }
   })
 })
+
+describe('/status', () => {
+  it('balances its books while a flush is being written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smap-books-'))
+    try {
+      const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir, flushInterval: 60_000 } })
+      for (let s = 0; s < 50; s++) inst.addTimeseries(`/s${s}`, `s${s}`, 'W')
+      await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add', MaxBuffer: 1_000_000 })
+      await inst.start()
+      for (let round = 0; round < 5; round++) {
+        for (let k = 0; k < 40_000; k++) inst.add(`/s${k % 50}`, k)
+        const flushing = inst.flush()
+        const [c] = Object.values((await inst.status()).reports)[0]?.channels ?? []
+        await flushing
+        expect(c && c.added + c.restored - (c.delivered + c.dropped.total + c.deadLettered + c.backlogReadings + c.pending)).toBe(0)
+      }
+      await inst.stop()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -57,7 +57,9 @@ export class Channel {
   outbox: Outbox | undefined
   #deadLetters: DeadLetters | undefined
   #pending = new Map<Timeseries, Reading[]>()
-  pendingCount = 0
+  #pendingCount = 0
+  // readings on their way into the outbox: no longer pending, not yet in it
+  #appending = 0
   #writing: Promise<void> = Promise.resolve()
   #writeRetryAt = 0
   #location = 0
@@ -87,20 +89,25 @@ export class Channel {
     return this.#config().uuid
   }
 
+  /** Readings not yet in the outbox: held in memory, or being written. */
+  get pendingCount(): number {
+    return this.#pendingCount + this.#appending
+  }
+
   /** Holds a reading in memory until the next flush. */
   push(ts: Timeseries, time: number, value: ReadingValue): void {
     let arr = this.#pending.get(ts)
     if (arr === undefined) this.#pending.set(ts, (arr = []))
     arr.push([time, value])
-    this.pendingCount++
+    this.#pendingCount++
     this.#added++
   }
 
   /** Forgets readings not yet written to the outbox (a failed import chunk). */
   discardPending(): void {
-    this.#added -= this.pendingCount
+    this.#added -= this.#pendingCount
     this.#pending = new Map()
-    this.pendingCount = 0
+    this.#pendingCount = 0
   }
 
   #opened: Promise<void> | undefined
@@ -131,15 +138,18 @@ export class Channel {
       return
     }
     const batch = this.#pending
-    const count = this.pendingCount
+    const count = this.#pendingCount
     this.#pending = new Map()
-    this.pendingCount = 0
+    this.#pendingCount = 0
     const entries: OutboxEntry[] = []
     for (const [ts, r] of batch) entries.push({ p: ts.path, u: ts.uuid, r })
+    this.#appending = count
     try {
       await this.outbox.append(entries)
+      this.#appending = 0
       this.#wake?.()
     } catch (err) {
+      this.#appending = 0
       // keep them in memory (bounded by the cap) and try again in a while
       this.#writeRetryAt = Date.now() + 5000
       for (const [ts, r] of this.#pending) {
@@ -147,7 +157,7 @@ export class Channel {
         batch.set(ts, before ? before.concat(r) : r)
       }
       this.#pending = batch
-      this.pendingCount += count
+      this.#pendingCount += count
       this.#capPending()
       this.#options.logger.error(`report ${this.#uuid}: cannot write its outbox in ${this.dir}; readings are held in memory and the write is retried every 5 s`, err)
     }
@@ -159,7 +169,7 @@ export class Channel {
       if (r.length > cap) {
         const n = r.length - cap
         r.splice(0, n)
-        this.pendingCount -= n
+        this.#pendingCount -= n
         this.droppedPending += n
       }
     }
