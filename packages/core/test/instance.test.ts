@@ -178,3 +178,21 @@ describe('onReading', () => {
     expect(inst.getTimeseries('/a')?.latest).toEqual([7, 3])
   })
 })
+
+describe('readings a driver might get wrong', () => {
+  it('refuses a BigInt, a time past the last date, a lone surrogate and other garbage with a message that says what to do', () => {
+    const inst = new SmapInstance('75503ac2-abf0-11e0-b7d6-0026bb56ec92')
+    inst.addTimeseries('/n', 'n', 'V')
+    inst.addTimeseries('/t', { unit: 'text', readingType: 'string' })
+    expect(() => inst.add('/n', 10n as unknown as number)).toThrow('cannot add the BigInt 10n (use a number: Number(x), if it is a safe integer) to /n: its ReadingType is long (a whole number)')
+    expect(() => inst.add('/n', 8.64e15 + 1, 1)).toThrow('cannot add a reading to /n at time 8640000000000001: a time is Unix milliseconds, a number >= 0 and at most 8640000000000000 (the last date JavaScript can hold)')
+    expect(() => inst.add('/t', 'ok \ud800')).toThrow('cannot add the string "ok \\ud800" to /t: it holds a lone surrogate (half of a UTF-16 pair), which no receiver can decode; fix the text, e.g. with value.toWellFormed()')
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    expect(() => inst.add('/n', circular as unknown as number)).toThrow('cannot add a value of type object to /n: its ReadingType is long (a whole number)')
+    expect(() => inst.add('/n', Symbol('x') as unknown as number)).toThrow('cannot add a symbol to /n')
+    expect(() => inst.add('/n', null as unknown as number)).toThrow('cannot add null to /n')
+    inst.add('/t', 'fine ✓')
+    expect(inst.getTimeseries('/t')?.latest?.[1]).toBe('fine ✓')
+  })
+})

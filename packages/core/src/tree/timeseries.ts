@@ -1,7 +1,7 @@
 import type { Metadata, Reading, ReadingType, ReadingValue, TimeseriesObject } from '@smap/sdk'
 import { FieldError, smapError } from '../errors.js'
 import { cloneMetadata } from './metadata.js'
-import { checkReading, checkTimezone, fitsReadingType } from './reading.js'
+import { checkReading, checkTimezone, fitsReadingType, MAX_TIME } from './reading.js'
 
 /** Options of a new timeseries; only `unit` is required. */
 export interface TimeseriesOptions {
@@ -133,7 +133,7 @@ export class Timeseries {
 
   /** Adds one reading at `time` (Unix ms); the hot path behind every `add`. */
   addAt(time: number, value: ReadingValue): void {
-    if (!fitsReadingType(this.readingType, value) || typeof time !== 'number' || !(time >= 0) || time === Infinity) {
+    if (!fitsReadingType(this.readingType, value) || typeof time !== 'number' || !(time >= 0 && time <= MAX_TIME)) {
       checkReading(this.path, this.readingType, time, value)
     }
     const i = this.#next
