@@ -84,3 +84,22 @@ describe('/status', () => {
     }
   })
 })
+
+describe('credentials', () => {
+  const inst = new SmapInstance(ROOT, { logger: quiet, server: { reportToken: 'a-long-enough-secret-token' } })
+  const app = createApp(inst)
+  const from = (address: string, auth: string): Promise<Response> =>
+    Promise.resolve(app.fetch(new Request('http://source/reports', { headers: { Authorization: auth } }), { incoming: { socket: { remoteAddress: address } } }))
+
+  it('answers malformed credentials with 401, a non-ASCII token included, and a wrong token with 403', async () => {
+    const latin = await from('10.1.2.3', 'Bearer a-long-enough-secret-tokön')
+    expect(latin.status).toBe(401)
+    expect(latin.headers.get('www-authenticate')).toBe('Bearer')
+    expect(await latin.json()).toEqual({ error: 'malformed Authorization header: expected "Bearer TOKEN", the token being [server] ReportToken' })
+    expect((await from('10.1.2.3', 'Basic dXNlcjpwYXNz')).status).toBe(401)
+    expect((await from('10.1.2.3', 'Bearer a-long-enough-secret-tokeX')).status).toBe(403)
+    expect((await from('10.1.2.3', 'Bearer short')).status).toBe(403)
+    expect((await from('10.1.2.3', 'Bearer a-long-enough-secret-token')).status).toBe(200)
+    expect(logged.filter((l) => l.includes('failed'))).toEqual([])
+  })
+})

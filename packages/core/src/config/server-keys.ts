@@ -23,7 +23,7 @@ const SERVER_KEYS: Array<{
     key: 'ReportToken',
     field: 'reportToken',
     read: (v, w) => {
-      if (v.length < 16) throw new ConfigError('SMAP_CONFIG_INVALID', w, 'expected a secret of at least 16 characters (`smap uuid` makes a good one)')
+      if (!/^[\x21-\x7e]{16,}$/.test(v)) throw new ConfigError('SMAP_CONFIG_INVALID', w, 'expected a secret of at least 16 characters, letters, digits and ASCII punctuation without spaces (`smap uuid` makes a good one)')
       return v
     },
     write: (v) => v,

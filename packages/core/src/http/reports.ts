@@ -14,6 +14,13 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
 }
 
+/** Compares in constant time; secrets of different byte lengths are simply different. */
+function sameSecret(given: string, secret: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(secret)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
 /** `/reports`: only this machine, or a client with the bearer token, may see or change subscriptions. */
 export function mountReports(app: Hono, inst: SmapInstance): void {
   app.use('/reports/*', guard)
@@ -21,8 +28,16 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
   async function guard(c: Context, next: () => Promise<void>): Promise<void> {
     const remote = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress
     const token = inst.server.reportToken
-    const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '')
-    const tokenOk = token !== undefined && given !== undefined && given.length === token.length && timingSafeEqual(Buffer.from(given), Buffer.from(token))
+    const header = c.req.header('authorization')
+    let tokenOk = false
+    if (header !== undefined) {
+      const bearer = /^Bearer +([\x21-\x7e]+)$/i.exec(header.trim())
+      if (!bearer) {
+        c.header('WWW-Authenticate', 'Bearer')
+        throw new HTTPException(401, { message: 'malformed Authorization header: expected "Bearer TOKEN", the token being [server] ReportToken' })
+      }
+      tokenOk = token !== undefined && sameSecret(bearer[1] as string, token)
+    }
     if (!isLoopback(remote) && !tokenOk) {
       throw new HTTPException(403, {
         message: token === undefined
