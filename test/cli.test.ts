@@ -55,7 +55,7 @@ describe('the smap command', () => {
     await writeFile(join(dir, 'conf.ini'), `${CONF}\n[report 0]\nReportDeliveryLocation = http://127.0.0.1:9/add\nReportResource = /+\n`)
     running = start(SMAP_BIN, ['run', 'conf.ini', '--port', '0', '--data-dir', 'elsewhere'], { cwd: dir })
     const [, url] = await running.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)\/data/)
-    await fetch(`${url}/reports`, { method: 'POST', body: JSON.stringify({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add' }) })
+    await fetch(`${url}/reports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add' }) })
     running.child.kill('SIGTERM')
     expect(await running.exited).toBe(0)
     expect((await readdir(join(dir, 'elsewhere'))).sort()).toEqual(['reports', 'subscriptions.db'])

@@ -103,3 +103,32 @@ describe('credentials', () => {
     expect(logged.filter((l) => l.includes('failed'))).toEqual([])
   })
 })
+
+describe('requests from web pages', () => {
+  const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: join(tmpdir(), 'smap-never-written') } })
+  const app = createApp(inst)
+  const send = (headers: Record<string, string>, body = '{"ReportResource":"/+","ReportDeliveryLocation":"http://evil.example/add"}'): Promise<Response> =>
+    Promise.resolve(app.fetch(new Request('http://127.0.0.1:8080/reports', { method: 'POST', headers: { Host: '127.0.0.1:8080', ...headers }, body }), { incoming: { socket: { remoteAddress: '127.0.0.1' } } }))
+
+  it('refuses a subscription sent as text/plain or a form, which any page can send without asking', async () => {
+    const plain = await send({ 'Content-Type': 'text/plain' })
+    expect(plain.status).toBe(415)
+    expect(await plain.json()).toEqual({ error: 'send the subscription as JSON with Content-Type: application/json, not text/plain' })
+    expect((await send({ 'Content-Type': 'application/x-www-form-urlencoded' })).status).toBe(415)
+    expect(inst.subscriptions.size).toBe(0)
+  })
+
+  it('refuses a write whose Origin is another site', async () => {
+    const foreign = await send({ 'Content-Type': 'application/json', Origin: 'http://evil.example' })
+    expect(foreign.status).toBe(403)
+    expect(await foreign.json()).toEqual({ error: 'cross-site request refused: Origin http://evil.example is not this source' })
+    expect((await send({ 'Content-Type': 'application/json', Origin: 'null' })).status).toBe(403)
+    expect(inst.subscriptions.size).toBe(0)
+  })
+
+  it('refuses an ExpireTime already past, which would remove the subscription at once', async () => {
+    const past = await send({ 'Content-Type': 'application/json' }, JSON.stringify({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add', ExpireTime: Date.now() - 1000 }))
+    expect(past.status).toBe(400)
+    expect(((await past.json()) as { error: string }).error).toMatch(/^ExpireTime \d+ \(\S+\) is in the past; give a later time in Unix milliseconds, or leave it out$/)
+  })
+})

@@ -151,7 +151,7 @@ describe('reporting', () => {
     let n = 0
     const adding = setInterval(() => inst?.add('/m/s0', 1000 + n, n++), 2)
     await sleep(150)
-    const res = await fetch(`${server.url}/reports/99999999-9999-4999-8999-999999999999`, { method: 'PUT', body: JSON.stringify({ ...body, MinPeriod: 0.01 }) })
+    const res = await fetch(`${server.url}/reports/99999999-9999-4999-8999-999999999999`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...body, MinPeriod: 0.01 }) })
     expect(res.status).toBe(200)
     await sleep(150)
     clearInterval(adding)
@@ -363,7 +363,8 @@ describe('/reports over HTTP', () => {
   })
 
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
-    const res = await fetch(`${server.url}${path}`, { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
+    const headers = body === undefined ? undefined : { 'Content-Type': 'application/json' }
+    const res = await fetch(`${server.url}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
     const text = await res.text()
     return { status: res.status, body: text ? JSON.parse(text) : undefined }
   }

@@ -14,6 +14,15 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
 }
 
+/** Whether a request's Origin names the host it was sent to. */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host.toLowerCase() === host.toLowerCase()
+  } catch {
+    return false
+  }
+}
+
 /** Compares in constant time; secrets of different byte lengths are simply different. */
 function sameSecret(given: string, secret: string): boolean {
   const a = Buffer.from(given)
@@ -46,6 +55,11 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
       })
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      // a web page open in a browser on this machine must not manage subscriptions
+      const origin = c.req.header('origin')
+      if (origin !== undefined && !sameOrigin(origin, c.req.header('host'))) {
+        throw new HTTPException(403, { message: `cross-site request refused: Origin ${origin.slice(0, 100)} is not this source` })
+      }
       if (inst.starting) {
         c.header('Retry-After', '1')
         throw new HTTPException(503, { message: 'the source is starting and restoring its subscriptions; try again in a second' })
@@ -56,6 +70,11 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
     await next()
   }
   const readBody = async (c: Context): Promise<Report> => {
+    // a browser can send text/plain or a form to any site without asking; JSON it must ask for first
+    const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase()
+    if (type !== 'application/json') {
+      throw new HTTPException(415, { message: `send the subscription as JSON with Content-Type: application/json${type ? `, not ${type.slice(0, 60)}` : ''}` })
+    }
     const text = await c.req.text()
     if (text.length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
     let body: unknown
@@ -64,11 +83,17 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
     } catch (err) {
       throw new HTTPException(400, { message: `request body is not JSON: ${(err as Error).message}` })
     }
+    let report: Report
     try {
-      return parseReport(body)
+      report = parseReport(body)
     } catch (err) {
       throw new HTTPException(400, { message: (err as Error).message })
     }
+    const expire = report.ExpireTime
+    if (typeof expire === 'number' && expire <= Date.now()) {
+      throw new HTTPException(400, { message: `ExpireTime ${expire} (${new Date(expire).toISOString()}) is in the past; give a later time in Unix milliseconds, or leave it out` })
+    }
+    return report
   }
   const find = (uuid: string): Subscription => {
     const sub = inst.subscriptions.get(uuid.toLowerCase())
