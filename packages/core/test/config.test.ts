@@ -251,3 +251,15 @@ describe('settings', () => {
     expect(() => Object.assign(inst.server, { dataDir: '/tmp/x' })).toThrow(TypeError)
   })
 })
+
+describe('collecting every problem (smap validate)', () => {
+  it('goes on past a bad Metadata/ key of the root', async () => {
+    const errors: ConfigError[] = []
+    await loadText(`[/]\nuuid = ${ROOT}\nMetadata/__proto__/x = 1\nMetadata/Location/City = Berkeley\nMetadata/Location/City/Street = Main\n[/s]\nProperties/UnitofMeasure = V\nBufferSize = 0\n`, 'conf.ini', { errors })
+    expect(errors.map((e) => e.message)).toEqual([
+      'conf.ini:3 [/] Metadata/__proto__/x: metadata __proto__/x for /: "__proto__" cannot be a metadata name',
+      'conf.ini:5 [/] Metadata/Location/City/Street: metadata Location/City/Street for /: City already holds the value "Berkeley", so it cannot also be a group',
+      'conf.ini:8 [/s] BufferSize: expected a whole number from 1 to 100000, got "0"',
+    ])
+  })
+})

@@ -88,7 +88,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
     report(fieldProblem(err, tz, { file, line: tz.line, section: '/', key: tz.key }))
     inst = make(undefined)
   }
-  applyCommon(inst, '/', rootSection, root.common, file)
+  applyCommon(inst, '/', rootSection, root.common, file, report)
 
   const drivers: IniSection[] = []
   const reports: IniSection[] = []
@@ -279,7 +279,8 @@ function readCommon(e: IniEntry, common: CommonKeys): boolean {
   return true
 }
 
-function applyCommon(inst: SmapInstance, path: string, section: IniSection, common: CommonKeys, file: string): void {
+/** Description and Metadata/... of a section; each bad entry goes to `report` (which throws unless problems are being collected). */
+function applyCommon(inst: SmapInstance, path: string, section: IniSection, common: CommonKeys, file: string, report: (err: unknown) => void = throwIt): void {
   const r = inst.lookup(path)
   if (!r) return
   if (common.description) r.description = common.description.value
@@ -287,9 +288,13 @@ function applyCommon(inst: SmapInstance, path: string, section: IniSection, comm
     try {
       inst.setMetadata(path, { [e.key.slice('metadata/'.length)]: e.value })
     } catch (err) {
-      throw new ConfigError('SMAP_CONFIG_INVALID', { file, line: e.line, section: section.name, key: e.key }, (err as Error).message, { cause: err })
+      report(new ConfigError('SMAP_CONFIG_INVALID', { file, line: e.line, section: section.name, key: e.key }, (err as Error).message, { cause: err }))
     }
   }
+}
+
+function throwIt(err: unknown): never {
+  throw err
 }
 
 function readResource(inst: SmapInstance, section: IniSection, file: string): void {
