@@ -92,6 +92,7 @@ export class SmapInstance {
       timeoutMs: s.reportTimeout,
       backoffMs: s.retryBackoff,
       maxBackoffMs: s.maxRetryBackoff,
+      policy: { allowedHosts: s.reportHosts, allowLinkLocal: s.allowLinkLocal },
       logger: this.logger,
     })
     this.#host = new DriverHost({

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { appendFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -130,5 +130,29 @@ describe('requests from web pages', () => {
     const past = await send({ 'Content-Type': 'application/json' }, JSON.stringify({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add', ExpireTime: Date.now() - 1000 }))
     expect(past.status).toBe(400)
     expect(((await past.json()) as { error: string }).error).toMatch(/^ExpireTime \d+ \(\S+\) is in the past; give a later time in Unix milliseconds, or leave it out$/)
+  })
+})
+
+describe('saved subscriptions', () => {
+  it('refuses a damaged record at start with its file and reason, loads the rest, and /status still answers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smap-saved-'))
+    try {
+      const first = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir } })
+      await first.start()
+      const good = await first.addReport({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/good' }, { origin: 'http' })
+      await first.stop()
+      const bad = '88888888-8888-4888-8888-888888888888'
+      await appendFile(join(dir, 'subscriptions.db'), `${JSON.stringify({ _id: bad, config: { uuid: bad, ReportResource: 5, ReportDeliveryLocation: ['http://127.0.0.1:9/bad'], MinPeriod: 0, Format: 'json', Delivery: 'failover', MaxBuffer: 10 } })}\n`)
+      const again = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir } })
+      again.addTimeseries('/s', 's', 'V')
+      await again.start()
+      expect([...again.subscriptions.keys()]).toEqual([good.uuid])
+      expect(logged).toContainEqual(`${join(dir, 'subscriptions.db')}: subscription "${bad}" is not loaded: invalid report: ReportResource: Invalid input: expected string, received number; its outbox, if any, is kept under reports/; fix or remove the record and restart`)
+      expect(Object.keys((await again.status()).reports)).toEqual([good.uuid])
+      again.add('/s', 1)
+      await again.stop()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -7,7 +7,7 @@ import type { Timeseries } from '../tree/timeseries.js'
 import type { TreeView } from '../tree/tree.js'
 import { Channel, type ChannelStatus } from './channel.js'
 import { SubscriptionStore } from './subscription-store.js'
-import { covers, type ReportConfig, type ReportOrigin, type Subscription } from './subscription.js'
+import { covers, type LocationPolicy, type ReportConfig, type ReportOrigin, type Subscription } from './subscription.js'
 
 /** How the reporter works; resolved from `[server]` before it is made. */
 export interface ReporterOptions {
@@ -20,6 +20,8 @@ export interface ReporterOptions {
   /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */
   backoffMs?: number
   maxBackoffMs?: number
+  /** Where saved subscriptions may deliver (checked again when they are restored). */
+  policy?: LocationPolicy
   logger: Logger
 }
 
@@ -93,8 +95,12 @@ export class Reporter {
 
   /** Adds (or replaces) a subscription; opened at once if reporting has started. */
   async add(config: ReportConfig, origin: ReportOrigin, where?: string, name?: string): Promise<Subscription> {
+    return this.#add(config, origin, where, name, origin === 'http')
+  }
+
+  async #add(config: ReportConfig, origin: ReportOrigin, where: string | undefined, name: string | undefined, persist: boolean): Promise<Subscription> {
     // one made over HTTP is on disk before it is live, so an acknowledged one survives a restart
-    if (origin === 'http') {
+    if (persist) {
       try {
         await this.#store.put(config)
       } catch (err) {
@@ -139,7 +145,9 @@ export class Reporter {
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
-    for (const config of await this.#store.all()) if (!this.#subs.has(config.uuid)) await this.add(config, 'http')
+    const saved = await this.#store.all(this.#options.policy ?? {})
+    for (const problem of saved.refused) this.#options.logger.error(problem)
+    for (const config of saved.configs) if (!this.#subs.has(config.uuid)) await this.#add(config, 'http', undefined, undefined, false)
     for (const sub of [...this.#subs.values()]) for (const ch of sub.channels) await ch.open()
     const tick = (): void => {
       this.#timer = setTimeout(() => {

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Store } from './store.js'
-import type { ReportConfig } from './subscription.js'
+import { smapError } from '../errors.js'
+import { isUuid } from '../tree/identity.js'
+import { normalizeReport, parseReport, reportObject, type LocationPolicy, type ReportConfig } from './subscription.js'
 
 interface SubscriptionDoc {
   _id: string
@@ -35,8 +37,22 @@ export class SubscriptionStore {
     return run
   }
 
-  async all(): Promise<ReportConfig[]> {
-    return this.exists ? (await (await this.#open()).all()).map((d) => d.config) : []
+  /**
+   * The saved subscriptions, each checked as a new one would be; a record that
+   * fails is refused (and kept in the file) with its reason, and the rest load.
+   */
+  async all(policy: LocationPolicy): Promise<{ configs: ReportConfig[]; refused: string[] }> {
+    const configs: ReportConfig[] = []
+    const refused: string[] = []
+    if (!this.exists) return { configs, refused }
+    for (const doc of await (await this.#open()).all()) {
+      try {
+        configs.push(checkSaved(doc, policy))
+      } catch (err) {
+        refused.push(`${this.file}: subscription ${JSON.stringify(String(doc._id)).slice(0, 60)} is not loaded: ${(err as Error).message}; its outbox, if any, is kept under reports/; fix or remove the record and restart`)
+      }
+    }
+    return { configs, refused }
   }
 
   /** Resolves once the subscription is on disk. */
@@ -47,4 +63,13 @@ export class SubscriptionStore {
   delete(uuid: string): Promise<void> {
     return this.#serially((store) => store.delete(uuid))
   }
+}
+
+/** A saved record as a subscription, by the rules a new one must pass. */
+function checkSaved(doc: SubscriptionDoc, policy: LocationPolicy): ReportConfig {
+  const config = (doc as { config?: unknown }).config
+  if (typeof config !== 'object' || config === null) throw smapError('SMAP_REPORT_INVALID', 'the record has no subscription in it')
+  const c = config as ReportConfig
+  if (typeof c.uuid !== 'string' || !isUuid(c.uuid) || c.uuid !== doc._id) throw smapError('SMAP_REPORT_INVALID', `its uuid ${JSON.stringify(c.uuid)} is not the record's`)
+  return normalizeReport(parseReport(reportObject(c)), c.uuid, policy)
 }
