@@ -275,7 +275,7 @@ describe('driver supervision', () => {
 
     const log = logger.lines.join('\n')
     expect(log).toContain('error driver /throwing (throwing): failed in poll; restarting it in')
-    expect(log).toContain('error driver /throwing (throwing): failed in poll 3 times within 600 s; it stays stopped until smap is restarted')
+    expect(log).toContain('error driver /throwing (throwing): failed in poll 3 times within 600 s; it rests and is tried again in 10 min')
     expect(log).toMatch(/Error: meter said no\n\s+at /)
   })
 

@@ -156,3 +156,16 @@ describe('saved subscriptions', () => {
     }
   })
 })
+
+describe('drivers', () => {
+  it('counts a poll that hangs without a timeout of its own as a failure, after the default timeout', async () => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: join(tmpdir(), 'smap-never-written') } })
+    const d = inst.addDriver('/hang', { name: 'hang', setup() {}, start: (ctx) => void ctx.periodic(() => new Promise(() => {}), 0.01) }, {}, { pollTimeoutMs: 50, backoffMs: 10_000 })
+    await inst.start()
+    const until = Date.now() + 5000
+    while (d.state !== 'backoff' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+    expect(d.status()).toMatchObject({ state: 'backoff', lastError: { message: 'a periodic run did not finish within 0.05 s', phase: 'poll' }, nextAttempt: expect.any(Number) })
+    await inst.stop()
+    expect(d.status().nextAttempt).toBeNull()
+  })
+})

@@ -24,7 +24,7 @@ export interface TimeseriesHandle {
 
 /** Options of `ctx.periodic`. */
 export interface DriverPeriodicOptions {
-  /** A run that takes longer than this many seconds counts as a failure of the driver. */
+  /** A run that takes longer than this many seconds counts as a failure of the driver (default: five periods, at least 60 s, at most an hour). */
   timeout?: number
   /** Wait this many seconds before the first run instead of running now. */
   delay?: number

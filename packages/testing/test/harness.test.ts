@@ -114,7 +114,7 @@ describe('createHarness', () => {
 })
 
 describe('the host rules the harness runs on', () => {
-  it('restarts a driver whose poll keeps failing, with backoff, and gives up after 5 failures in 10 minutes, as smap run does', async () => {
+  it('restarts a driver whose poll keeps failing, with backoff, and rests it after 5 failures in 10 minutes, as smap run does', async () => {
     let starts = 0
     const h = await createHarness(
       defineDriver({
@@ -132,12 +132,12 @@ describe('the host rules the harness runs on', () => {
     )
     await h.start()
     expect(h.errors).toHaveLength(1)
-    await h.advance(600)
+    await h.advance(590)
     expect(h.errors.map((e) => e.message)).toEqual(Array(5).fill('meter not answering'))
-    // the first start and four restarts (a restart runs start again, setup once), then it stays stopped
+    // the first start and four restarts (a restart runs start again, setup once), then it rests 10 minutes
     expect(starts).toBe(5)
     await h.advance(3600)
-    expect(h.errors).toHaveLength(5)
+    expect(starts).toBeGreaterThan(5)
   })
 
   it('stamps readings added without a time with the harness clock', async () => {
@@ -145,5 +145,33 @@ describe('the host rules the harness runs on', () => {
     await h.start()
     expect(h.readings('/sensor0')).toEqual([[5_000, 0]])
     expect(h.ctx.now()).toBe(5_000)
+  })
+})
+
+describe('a driver after its crash limit', () => {
+  it('rests for 10 minutes and is tried again, so a device that comes back is read again', async () => {
+    let up = false
+    const h = await createHarness(
+      defineDriver({
+        name: 'flappy',
+        setup(ctx) {
+          ctx.addTimeseries('/v', 'v', 'V')
+        },
+        start(ctx) {
+          ctx.periodic(() => {
+            if (!up) throw new Error('meter not answering')
+            ctx.add('/v', 1)
+          }, 1)
+        },
+      }),
+    )
+    await h.start()
+    await h.advance(60)
+    expect(h.errors).toHaveLength(5)
+    up = true
+    await h.advance(9 * 60)
+    expect(h.readings('/v')).toEqual([])
+    await h.advance(60)
+    expect(h.readings('/v').length).toBeGreaterThan(0)
   })
 })

@@ -19,12 +19,16 @@ export interface SupervisionOptions {
   backoffMs?: number
   /** Longest restart delay. Default 60 s. */
   maxBackoffMs?: number
-  /** After this many failures within `crashWindowMs` the driver stays stopped. Default 5. */
+  /** After this many failures within `crashWindowMs` the driver rests for `failedRetryMs`. Default 5. */
   crashLimit?: number
   /** Default 10 minutes. */
   crashWindowMs?: number
+  /** How long a driver that hit the crash limit rests before it is tried again. Default 10 minutes. */
+  failedRetryMs?: number
   /** Longest a setup or start may take. Default 30 s. */
   startTimeoutMs?: number
+  /** Longest a poll may take when it sets no `timeout` of its own. Default five periods, at least 60 s and at most an hour. */
+  pollTimeoutMs?: number
   /** Longest a stop may take on shutdown. Default 5 s. */
   stopTimeoutMs?: number
 }
@@ -52,6 +56,8 @@ export interface DriverStatus {
   lastReadingTime: number | null
   /** What the driver says about its device or feed (`ctx.setHealth`); stale paths are full paths. */
   health: { healthy: boolean; message?: string; stale?: string[]; since: number } | null
+  /** When a driver in backoff, or failed, is tried again (Unix ms). */
+  nextAttempt: number | null
 }
 
 /** What a driver instance runs against; the host gives it, the test harness gives its own. */
@@ -70,11 +76,12 @@ export interface DriverEnv {
   onFailure?(path: string, phase: string, error: unknown): void
 }
 
-const DEFAULTS: Required<SupervisionOptions> = {
+const DEFAULTS: Required<Omit<SupervisionOptions, 'pollTimeoutMs'>> & Pick<SupervisionOptions, 'pollTimeoutMs'> = {
   backoffMs: 1000,
   maxBackoffMs: 60_000,
   crashLimit: 5,
   crashWindowMs: 10 * 60_000,
+  failedRetryMs: 10 * 60_000,
   startTimeoutMs: 30_000,
   stopTimeoutMs: 5_000,
 }
@@ -97,13 +104,14 @@ export class DriverInstance implements ContextOwner {
   readonly logger: DriverLogger
   readonly #env: DriverEnv
   readonly #host: DriverLogger
-  readonly #sup: Required<SupervisionOptions>
+  readonly #sup: typeof DEFAULTS
   readonly #state: StateKeeper
   #setupDone = false
   #jobs: PeriodicJob[] = []
   #controller = new AbortController()
   #failures: number[] = []
   #restartTimer: { cancel(): void } | undefined
+  #nextAttempt: number | undefined
   #generation = 0
   #busy: Promise<void> = Promise.resolve()
   readonly #runs = new Set<Promise<unknown>>()
@@ -167,6 +175,7 @@ export class DriverInstance implements ContextOwner {
       lastError: this.lastError,
       lastReadingTime: this.lastReadingTime ?? null,
       health: this.health,
+      nextAttempt: this.#nextAttempt ?? null,
     }
   }
 
@@ -242,6 +251,7 @@ export class DriverInstance implements ContextOwner {
   async stop(): Promise<void> {
     this.#restartTimer?.cancel()
     this.#restartTimer = undefined
+    this.#nextAttempt = undefined
     if (this.state === 'stopped') return
     const wasActive = this.state !== 'failed' && this.state !== 'loaded'
     this.state = 'stopping'
@@ -254,7 +264,8 @@ export class DriverInstance implements ContextOwner {
   periodic(fn: (signal: AbortSignal) => unknown, seconds: number, options: DriverPeriodicOptions): DriverJob {
     const generation = this.#generation
     const signal = this.#controller.signal
-    const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000
+    // a poll that hangs must show as a failure, not as "running" forever
+    const timeoutMs = options.timeout !== undefined ? options.timeout * 1000 : (this.#sup.pollTimeoutMs ?? Math.min(3_600_000, Math.max(60_000, 5 * seconds * 1000)))
     const run = (): Promise<unknown> => {
       const p = this.#timed(() => fn(signal), timeoutMs, 'a periodic run')
       this.#runs.add(p)
@@ -300,20 +311,26 @@ export class DriverInstance implements ContextOwner {
     const message = err instanceof Error ? err.message : String(err)
     this.lastError = { message, phase, time: now }
     this.#failures = [...this.#failures.filter((t) => now - t < this.#sup.crashWindowMs), now]
+    // a crash loop rests for a long while, then is tried again: a device that was away for a
+    // minute must not leave its driver stopped until someone restarts smap
     const giveUp = this.#failures.length >= this.#sup.crashLimit
-    const delay = giveUp ? 0 : this.#backoff(this.#failures.length)
+    const delay = giveUp ? this.#sup.failedRetryMs : this.#backoff(this.#failures.length)
     this.#host.error(
       giveUp
-        ? `failed in ${phase} ${this.#failures.length} times within ${this.#sup.crashWindowMs / 1000} s; it stays stopped until smap is restarted`
+        ? `failed in ${phase} ${this.#failures.length} times within ${this.#sup.crashWindowMs / 1000} s; it rests and is tried again in ${formatDelay(delay)}`
         : `failed in ${phase}; restarting it in ${(delay / 1000).toFixed(1)} s`,
       err,
     )
-    this.state = giveUp ? 'failed' : 'backoff'
+    const state: DriverState = giveUp ? 'failed' : 'backoff'
+    this.state = state
+    this.#nextAttempt = now + delay
     this.#busy = this.#halt(this.#setupDone).then(() => {
-      if (giveUp || this.state !== 'backoff') return
+      if (this.state !== state) return
       this.#restartTimer = this.clock.setTimer(() => {
         this.#restartTimer = undefined
-        if (this.state !== 'backoff') return undefined
+        if (this.state !== state) return undefined
+        this.#nextAttempt = undefined
+        if (giveUp) this.#failures = []
         this.restarts++
         return this.setup().then((ok) => (ok ? this.start() : undefined))
       }, delay)
@@ -338,4 +355,8 @@ export class DriverInstance implements ContextOwner {
       if (overrides.length > 0) this.tree.setMetadata(r.path, Object.fromEntries(overrides))
     }
   }
+}
+
+function formatDelay(ms: number): string {
+  return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${(ms / 1000).toFixed(1)} s`
 }
