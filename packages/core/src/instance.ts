@@ -7,7 +7,8 @@ import type { DriverInstance, DriverSource, DriverStatus, SupervisionOptions } f
 import { fileStateBackend } from './drivers/state-store.js'
 import { createConsoleLogger, type Logger } from './logger.js'
 import { Reporter, type ReportStatus } from './reporting/reporter.js'
-import { normalizeReport, parseReport, type ReportConfig, type ReportOrigin, type Subscription } from './reporting/subscription.js'
+import { DEFAULT_MAX_SUBSCRIPTIONS, normalizeReport, parseReport, type ReportConfig, type ReportOrigin, type Subscription } from './reporting/subscription.js'
+import { smapError } from './errors.js'
 import type { Collection } from './tree/collection.js'
 import { uuid5 } from './tree/identity.js'
 import type { ReadingListener, Timeseries, TimeseriesOptions } from './tree/timeseries.js'
@@ -45,6 +46,8 @@ export interface ServerSettings {
   /** First retry delay after a failed delivery, ms (default 500); doubles up to `maxRetryBackoff` (default 60,000). */
   retryBackoff?: number
   maxRetryBackoff?: number
+  /** The most subscriptions it keeps, from config and HTTP together (default 100). */
+  maxSubscriptions?: number
 }
 
 /** What `GET /status` shows. */
@@ -205,6 +208,10 @@ export class SmapInstance {
   async addReport(report: Report, options: { origin?: ReportOrigin; where?: string; name?: string } = {}): Promise<ReportConfig> {
     const parsed = parseReport(report)
     const config = normalizeReport(parsed, parsed.uuid?.toLowerCase() ?? randomUUID(), { allowedHosts: this.server.reportHosts, allowLinkLocal: this.server.allowLinkLocal })
+    const limit = this.server.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS
+    if (!this.reporter.subscriptions.has(config.uuid) && this.reporter.subscriptions.size >= limit) {
+      throw smapError('SMAP_REPORT_LIMIT', `this source keeps at most ${limit} subscriptions (MaxSubscriptions in [server]); remove one first (DELETE /reports/UUID)`)
+    }
     await this.reporter.add(config, options.origin ?? 'config', options.where, options.name)
     if (this.#started) await this.reporter.start()
     return config

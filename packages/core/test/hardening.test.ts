@@ -169,3 +169,24 @@ describe('drivers', () => {
     expect(d.status().nextAttempt).toBeNull()
   })
 })
+
+describe('limits', () => {
+  it('keeps at most MaxSubscriptions subscriptions and refuses a MaxPeriod that would flood the receiver', async () => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: join(tmpdir(), 'smap-never-written'), maxSubscriptions: 2 } })
+    const app = createApp(inst)
+    const post = async (body: unknown): Promise<{ status: number; body: unknown }> => {
+      const res = await app.fetch(new Request('http://source/reports', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }), { incoming: { socket: { remoteAddress: '127.0.0.1' } } })
+      return { status: res.status, body: await res.json() }
+    }
+    const sub = { ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add' }
+    expect((await post(sub)).status).toBe(201)
+    const second = await post({ ...sub, uuid: '12345678-1234-4234-8234-123456789012' })
+    expect(second.status).toBe(201)
+    expect(await post(sub)).toEqual({ status: 409, body: { code: 'SMAP_REPORT_LIMIT', error: 'this source keeps at most 2 subscriptions (MaxSubscriptions in [server]); remove one first (DELETE /reports/UUID)' } })
+    // replacing one is not one more
+    const put = await app.fetch(new Request('http://source/reports/12345678-1234-4234-8234-123456789012', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...sub, MinPeriod: 5 }) }), { incoming: { socket: { remoteAddress: '127.0.0.1' } } })
+    expect(put.status).toBe(200)
+    await inst.removeReport('12345678-1234-4234-8234-123456789012')
+    expect(await post({ ...sub, MaxPeriod: 0.001 })).toEqual({ status: 400, body: { code: 'SMAP_REPORT_INVALID', error: 'MaxPeriod (0.001 s) must be at least 0.1 s: it sends an empty report that often' } })
+  })
+})

@@ -2,7 +2,7 @@ import { dirname, relative, resolve } from 'node:path'
 import { ConfigError, type ConfigLocation } from '../errors.js'
 import type { ServerSettings } from '../instance.js'
 import type { IniSection } from './ini.js'
-import { readBoolean, readMs, readNonEmpty, readPort } from './values.js'
+import { readBoolean, readCount, readMs, readNonEmpty, readPort } from './values.js'
 
 /**
  * The `[server]` keys: how each is read from its config text and written back.
@@ -35,6 +35,7 @@ const SERVER_KEYS: Array<{
   { key: 'ReportTimeout', field: 'reportTimeout', read: (v, w) => readMs(v, 100, 600_000, w), write: String },
   { key: 'RetryBackoff', field: 'retryBackoff', read: (v, w) => readMs(v, 1, 600_000, w), write: String },
   { key: 'MaxRetryBackoff', field: 'maxRetryBackoff', read: (v, w) => readMs(v, 1, 3_600_000, w), write: String },
+  { key: 'MaxSubscriptions', field: 'maxSubscriptions', read: (v, w) => readCount(v, 1, 10_000, w), write: String },
 ]
 
 /** The settings of a `[server]` section (none if there is no section). */

@@ -33,3 +33,9 @@ export function readBoolean(value: string, where: ConfigLocation): boolean {
   if (['false', 'no', 'off', '0'].includes(v)) return false
   throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected true or false, got "${value}"`)
 }
+
+export function readCount(value: string, min: number, max: number, where: ConfigLocation): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!(n >= min && n <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected a whole number from ${min} to ${max}, got "${value}"`)
+  return n
+}

@@ -6,6 +6,12 @@ import { isWithin, normalizePath, parentPath } from '../tree/path.js'
 /** Readings kept per stream per subscriber while undelivered, unless the report says otherwise. */
 export const DEFAULT_MAX_BUFFER = 10_000
 
+/** The shortest MaxPeriod, seconds: a keepalive more often than this is a flood. */
+export const MIN_MAX_PERIOD = 0.1
+
+/** Subscriptions a source takes unless `[server] MaxSubscriptions` says otherwise. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 100
+
 /** A subscription, normalized. */
 export interface ReportConfig {
   uuid: string
@@ -91,6 +97,9 @@ export function normalizeReport(report: Report, uuid: string, policy: LocationPo
   }
   const plus = report.ReportResource.trim().endsWith('/+')
   const base = normalizePath(plus ? report.ReportResource.trim().slice(0, -2) : report.ReportResource)
+  if (report.MaxPeriod !== undefined && report.MaxPeriod < MIN_MAX_PERIOD) {
+    throw smapError('SMAP_REPORT_INVALID', `MaxPeriod (${report.MaxPeriod} s) must be at least ${MIN_MAX_PERIOD} s: it sends an empty report that often`)
+  }
   if (report.MaxPeriod !== undefined && report.MinPeriod !== undefined && report.MaxPeriod < report.MinPeriod) {
     throw smapError('SMAP_REPORT_INVALID', `MaxPeriod (${report.MaxPeriod} s) must not be less than MinPeriod (${report.MinPeriod} s)`)
   }
