@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process'
 import { appendFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createApp, serve, SmapInstance, type Logger, type SmapServer } from '@smap/core'
+import { createApp, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
+import { startSink } from './_sink.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const logged: string[] = []
@@ -188,5 +190,81 @@ describe('limits', () => {
     expect(put.status).toBe(200)
     await inst.removeReport('12345678-1234-4234-8234-123456789012')
     expect(await post({ ...sub, MaxPeriod: 0.001 })).toEqual({ status: 400, body: { code: 'SMAP_REPORT_INVALID', error: 'MaxPeriod (0.001 s) must be at least 0.1 s: it sends an empty report that often' } })
+  })
+})
+
+const canMount = ((): boolean => {
+  if (process.getuid?.() !== 0) return false
+  const probe = join(tmpdir(), `smap-mount-probe-h-${process.pid}`)
+  try {
+    execFileSync('mkdir', ['-p', probe])
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' })
+    execFileSync('umount', [probe], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  } finally {
+    execFileSync('rm', ['-rf', probe])
+  }
+})()
+
+describe('a full disk', () => {
+  it.skipIf(!canMount)('is recovered from: what was held in memory is written in pieces as delivery frees space, and all of it arrives', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smap-fulldisk-'))
+    const mnt = join(dir, 'mnt')
+    execFileSync('mkdir', ['-p', mnt])
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
+    const sink = await startSink()
+    try {
+      await sink.down()
+      const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: mnt, flushInterval: 10, retryBackoff: 5, maxRetryBackoff: 20, reportTimeout: 1000 } })
+      inst.addTimeseries('/s', 's', 'W')
+      await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 1_000_000 })
+      await inst.start()
+      const status = async (): Promise<ChannelStatus> => Object.values((await inst.status()).reports)[0]?.channels[0] as ChannelStatus
+      let n = 0
+      while ((await status()).writeError === null && n < 200_000) {
+        for (let k = 0; k < 500; k++) inst.add('/s', n, n++)
+        await new Promise((r) => setTimeout(r, 12))
+      }
+      for (let k = 0; k < 20_000; k++) inst.add('/s', n, n++) // held in memory: more than the disk can take at once
+      expect((await status()).writeError).toMatch(/no space left on device/i)
+      await sink.up()
+      const end = Date.now() + 60_000
+      while (Date.now() < end && new Set(sink.uniqueValues('/s')).size < n) await new Promise((r) => setTimeout(r, 50))
+      expect(new Set(sink.uniqueValues('/s')).size).toBe(n)
+      const c = await status()
+      expect([c.writeError, c.pending, c.backlogReadings, c.dropped.total]).toEqual([null, 0, 0, 0])
+      await inst.stop()
+    } finally {
+      await sink.close()
+      execFileSync('umount', ['-l', mnt])
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 90_000)
+})
+
+describe('stopping on a full disk', () => {
+  it.skipIf(!canMount)('says how many held readings could not be written, instead of dropping them in silence', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smap-fullstop-'))
+    const mnt = join(dir, 'mnt')
+    execFileSync('mkdir', ['-p', mnt])
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', mnt])
+    try {
+      const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: mnt, flushInterval: 10 } })
+      inst.addTimeseries('/s', 's', 'W')
+      await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add', MaxBuffer: 1_000_000 })
+      await inst.start()
+      for (let n = 0; n < 40_000; n++) inst.add('/s', n, n)
+      await inst.flush()
+      const [c] = Object.values((await inst.status()).reports)[0]?.channels ?? []
+      expect(c?.pending).toBeGreaterThan(0)
+      const held = c?.pending as number
+      await inst.stop()
+      expect(logged.some((l) => l.includes(`${held} readings could not be written to its outbox`) && l.includes('are lost as it stops'))).toBe(true)
+    } finally {
+      execFileSync('umount', ['-l', mnt])
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -13,6 +13,9 @@ import { PayloadBuilder } from './payload.js'
 import type { ReportConfig } from './subscription.js'
 import { postReport } from './transports/http.js'
 
+/** Readings written at a time while the outbox recovers from a failed write (a full disk). */
+const RECOVERY_PIECE = 1000
+
 /** The most readings one POST carries. */
 export const MAX_READINGS_PER_POST = 10_000
 
@@ -62,6 +65,7 @@ export class Channel {
   #appending = 0
   #writing: Promise<void> = Promise.resolve()
   #writeRetryAt = 0
+  #recovering = false
   #location = 0
   #running = false
   #loop: Promise<void> | undefined
@@ -133,24 +137,37 @@ export class Channel {
 
   async #flushNow(): Promise<void> {
     if (!this.outbox || this.#pending.size === 0) return
-    if (this.outbox.writeError !== undefined && Date.now() < this.#writeRetryAt) {
+    if (this.#recovering && Date.now() < this.#writeRetryAt) {
       this.#capPending()
       return
     }
-    const batch = this.#pending
-    const count = this.#pendingCount
-    this.#pending = new Map()
-    this.#pendingCount = 0
+    // after a failed write, what is held goes in small pieces, so it fits as space returns
+    while (this.#pending.size > 0) {
+      const ok = await this.#write(this.#recovering ? RECOVERY_PIECE : Number.POSITIVE_INFINITY)
+      if (!ok || !this.#recovering) return
+    }
+    this.#recovering = false
+  }
+
+  /** Writes up to `max` pending readings (oldest first per stream) to the outbox; false if the write failed. */
+  async #write(max: number): Promise<boolean> {
+    const outbox = this.outbox as Outbox
+    const batch = this.#takePending(max)
+    let count = 0
     const entries: OutboxEntry[] = []
-    for (const [ts, r] of batch) entries.push({ p: ts.path, u: ts.uuid, r })
+    for (const [ts, r] of batch) {
+      entries.push({ p: ts.path, u: ts.uuid, r })
+      count += r.length
+    }
     this.#appending = count
     try {
-      await this.outbox.append(entries)
+      await outbox.append(entries)
       this.#appending = 0
       this.#wake?.()
+      return true
     } catch (err) {
       this.#appending = 0
-      // keep them in memory (bounded by the cap) and try again in a while
+      // keep them in memory (bounded by the cap), ahead of what came since, and try again in a while
       this.#writeRetryAt = Date.now() + 5000
       for (const [ts, r] of this.#pending) {
         const before = batch.get(ts)
@@ -159,8 +176,31 @@ export class Channel {
       this.#pending = batch
       this.#pendingCount += count
       this.#capPending()
-      this.#options.logger.error(`report ${this.#uuid}: cannot write its outbox in ${this.dir}; readings are held in memory and the write is retried every 5 s`, err)
+      if (!this.#recovering) this.#options.logger.error(`report ${this.#uuid}: cannot write its outbox in ${this.dir}; readings are held in memory and written again in pieces every 5 s`, err)
+      this.#recovering = true
+      return false
     }
+  }
+
+  /** Takes up to `max` readings out of the pending ones, the oldest of each stream first. */
+  #takePending(max: number): Map<Timeseries, Reading[]> {
+    if (this.#pendingCount <= max) {
+      const all = this.#pending
+      this.#pending = new Map()
+      this.#pendingCount = 0
+      return all
+    }
+    const piece = new Map<Timeseries, Reading[]>()
+    let n = 0
+    for (const [ts, r] of this.#pending) {
+      if (n >= max) break
+      const take = Math.min(r.length, max - n)
+      piece.set(ts, r.splice(0, take))
+      if (r.length === 0) this.#pending.delete(ts)
+      n += take
+    }
+    this.#pendingCount -= n
+    return piece
   }
 
   #capPending(): void {
@@ -309,6 +349,15 @@ export class Channel {
 
   async stop(): Promise<void> {
     await this.flush()
+    if (this.#pendingCount > 0) {
+      // never in silence: say how many, and count them as dropped
+      this.#options.logger.error(
+        `report ${this.#uuid}: ${this.#pendingCount} readings could not be written to its outbox in ${this.dir} (${this.outbox?.writeError ?? 'not open'}) and are lost as it stops`,
+      )
+      this.droppedPending += this.#pendingCount
+      this.#pending = new Map()
+      this.#pendingCount = 0
+    }
     this.#running = false
     // a POST on the wire gets a moment to be acknowledged, so that a clean stop sends nothing twice
     if (this.#state === 'delivering') await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 1000))])
