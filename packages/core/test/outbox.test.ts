@@ -140,3 +140,48 @@ describe('the outbox store', () => {
     }
   })
 })
+
+describe('a damaged outbox', () => {
+  let dir: string
+  const lines: string[] = []
+  const log: Logger = { info: () => {}, warn: (m) => void lines.push(m), error: (m) => void lines.push(m) }
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-outbox-damaged-'))
+    lines.length = 0
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps a copy of a segment with damaged lines in quarantine/, says so, and delivers what can be read', async () => {
+    const box = await Outbox.open(dir, { logger: log })
+    for (let i = 0; i < 3; i++) await box.append(entries(i * 10, 10))
+    const file = join(dir, 'seg-00000001.db')
+    const text = await readFile(file, 'utf8')
+    const [first, second, ...rest] = text.split('\n')
+    // 40 zeroed bytes in the middle line
+    await writeFile(file, [first, `${(second as string).slice(0, 20)}${'\u0000'.repeat(40)}${(second as string).slice(60)}`, ...rest].join('\n'))
+    const again = await Outbox.open(dir, { logger: log })
+    expect(drain(again)).toEqual([...Array.from({ length: 10 }, (_, k) => k), ...Array.from({ length: 10 }, (_, k) => 20 + k)])
+    expect(again.quarantined).toEqual([{ file, kept: expect.stringMatching(/quarantine\/seg-00000001\.db\.\d+$/), problem: '1 damaged line; what can be read is kept' }])
+    expect(await readFile(again.quarantined[0]?.kept as string, 'utf8')).toContain('\u0000')
+    expect(lines).toEqual([expect.stringMatching(/^outbox segment .*seg-00000001\.db: 1 damaged line; what can be read is kept; a copy is kept in .*quarantine/)])
+  })
+
+  it('never deletes a segment that is all garbage', async () => {
+    await writeFile(join(dir, 'seg-00000001.db'), 'garbage\n'.repeat(50))
+    const box = await Outbox.open(dir, { logger: log })
+    expect(box.buffered).toBe(0)
+    expect(box.quarantined[0]?.problem).toBe('50 damaged lines; what can be read is kept')
+    expect((await readFile(box.quarantined[0]?.kept as string, 'utf8')).length).toBe(400)
+  })
+
+  it('sets aside a directory where a segment file should be, and starts', async () => {
+    await mkdir(join(dir, 'seg-00000001.db'))
+    const box = await Outbox.open(dir, { logger: log })
+    await box.append(entries(0, 5))
+    expect(drain(box)).toEqual([0, 1, 2, 3, 4])
+    expect(box.quarantined[0]).toMatchObject({ file: join(dir, 'seg-00000001.db'), problem: 'not a file' })
+    expect(await readdir(join(dir, 'quarantine'))).toHaveLength(1)
+  })
+})

@@ -48,6 +48,8 @@ export interface ChannelStatus {
   deadLettered: number
   deadLetters: number
   pending: number
+  /** Damaged outbox files set aside at start: where each is kept and what was wrong. */
+  quarantined: Array<{ file: string; kept: string | null; problem: string }>
 }
 
 /** One outbox and the delivery loop that drains it to a list of locations (tried in turn). */
@@ -394,6 +396,7 @@ export class Channel {
       deadLettered: this.deadLettered,
       deadLetters: this.#deadLetters?.count ?? 0,
       pending: this.pendingCount,
+      quarantined: box?.quarantined ?? [],
     }
   }
 }

@@ -1,5 +1,5 @@
-import { mkdir, readdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { cp, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
 import { Chunk, readSegmentDoc, type OutboxEntry, type Segment, type SegmentDoc, type Slice, type StoredChunk } from './chunk.js'
@@ -53,6 +53,8 @@ export class Outbox implements LeaseOwner {
   droppedTotal = 0
   /** readings found on disk when opened */
   restored = 0
+  /** damaged segment files found when opened, and where they are kept */
+  readonly quarantined: Array<{ file: string; kept: string | null; problem: string }> = []
   /** the last write error, until a write succeeds again */
   writeError: string | undefined
 
@@ -87,12 +89,18 @@ export class Outbox implements LeaseOwner {
 
   async #loadSegment(file: string, n: number): Promise<void> {
     this.#nextSegment = Math.max(this.#nextSegment, n + 1)
+    // NeDB never settles on a directory or a device: set such a thing aside before it looks
+    if (!(await stat(file).then((st) => st.isFile(), () => true))) {
+      await this.#quarantine(file, 'move', 'not a file')
+      return
+    }
+    const damaged = await damagedLines(file)
+    if (damaged > 0) await this.#quarantine(file, 'copy', `${damaged} damaged line${damaged === 1 ? '' : 's'}; what can be read is kept`)
     let ds: Store<SegmentDoc>
     try {
       ds = await Store.open<SegmentDoc>(file)
     } catch (err) {
-      // keep the file for a later start; say so loudly
-      this.#logger.error(`cannot read outbox segment ${file}; it is kept for the next start`, err)
+      await this.#quarantine(file, 'move', `unreadable: ${(err as Error).message}`)
       return
     }
     const offsets = new Map<number, number[]>()
@@ -106,7 +114,13 @@ export class Outbox implements LeaseOwner {
     const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: true, damaged: false }
     for (const [k, c] of chunks.entries()) {
       if (k > 0 && c.j !== undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
-      const e = c.j !== undefined ? (JSON.parse(c.j) as OutboxEntry[]) : (c.e as OutboxEntry[])
+      let e: OutboxEntry[]
+      try {
+        e = c.j !== undefined ? (JSON.parse(c.j) as OutboxEntry[]) : (c.e as OutboxEntry[])
+      } catch (err) {
+        await this.#quarantine(file, 'copy', `chunk ${c.s} unreadable: ${(err as Error).message}`)
+        continue
+      }
       const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg)
       this.#nextSeq = Math.max(this.#nextSeq, c.s + 1)
       if (chunk.remaining === 0) {
@@ -120,6 +134,25 @@ export class Outbox implements LeaseOwner {
     }
     if (seg.live === 0) await this.#deleteSegment(seg)
     else this.#segments.push(seg)
+  }
+
+  /**
+   * Damaged files are never deleted: a copy (or the thing itself, when it
+   * cannot be opened at all) goes to `quarantine/`, named in the log and in
+   * `/status`, and what can be read is delivered.
+   */
+  async #quarantine(file: string, how: 'copy' | 'move', why: string): Promise<void> {
+    const target = join(this.dir, 'quarantine', `${basename(file)}.${Date.now()}`)
+    try {
+      await mkdir(join(this.dir, 'quarantine'), { recursive: true })
+      if (how === 'copy') await cp(file, target, { recursive: true })
+      else await rename(file, target)
+      this.quarantined.push({ file, kept: target, problem: why })
+      this.#logger.error(`outbox segment ${file}: ${why}; ${how === 'copy' ? 'a copy is' : 'it is'} kept in ${target}`)
+    } catch (err) {
+      this.quarantined.push({ file, kept: null, problem: why })
+      this.#logger.error(`outbox segment ${file}: ${why}; it could not be set aside (${(err as Error).message}) and is left where it is`)
+    }
   }
 
   /** Readings waiting for delivery. */
@@ -362,4 +395,28 @@ export class Outbox implements LeaseOwner {
     this.#buffered = 0
     this.perStream.clear()
   }
+}
+
+/**
+ * Lines of a segment file that cannot be documents: NeDB skips them without a
+ * word. A torn last line (a write cut short by a crash, so no newline after it)
+ * is expected and not counted.
+ */
+async function damagedLines(file: string): Promise<number> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    return 0 // not a readable file: opening it says why
+  }
+  const lines = text.split('\n')
+  // every line NeDB writes ends with a newline; one without it is the torn last one
+  const end = text.endsWith('\n') ? lines.length : lines.length - 1
+  let damaged = 0
+  for (let i = 0; i < end; i++) {
+    const line = lines[i] as string
+    if (line === '') continue
+    if (line.charCodeAt(0) !== 123 || line.charCodeAt(line.length - 1) !== 125 || line.includes('\u0000')) damaged++
+  }
+  return damaged
 }
