@@ -268,3 +268,15 @@ describe('stopping on a full disk', () => {
     }
   })
 })
+
+describe('delivery locations', () => {
+  it('refuses link-local and metadata addresses however an IPv6 address spells them', async () => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: join(tmpdir(), 'smap-never-written') } })
+    for (const host of ['169.254.169.254', '[::ffff:169.254.169.254]', '[::169.254.169.254]', '[64:ff9b::169.254.169.254]', '[64:ff9b:1::a9fe:a9fe]', '[fe80::1]', '[febf::1]', '[fd00:ec2::254]']) {
+      await expect(inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: `http://${host}/add` }), host).rejects.toThrow(/points at a link-local address/)
+    }
+    for (const host of ['127.0.0.1', '[::1]', '[::ffff:10.0.0.1]', '[64:ff9b::8.8.8.8]', '[fec0::1]']) {
+      await expect(inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: `http://${host}/add` }), host).resolves.toMatchObject({ ReportResource: '/+' })
+    }
+  })
+})

@@ -77,15 +77,36 @@ export function checkLocation(location: string, policy: LocationPolicy = {}): st
   return undefined
 }
 
-function isLinkLocal(host: string): boolean {
+/** Whether an address is link-local or a cloud metadata service's, in any of the ways an IPv6 address can carry an IPv4 one. */
+export function isLinkLocal(host: string): boolean {
   if (isIP(host) === 4) return host.startsWith('169.254.')
   if (isIP(host) !== 6) return false
-  if (/^fe[89ab][0-9a-f]:/i.test(host)) return true
-  // an IPv4-mapped address, which URL writes in hex: [::ffff:169.254.169.254] becomes [::ffff:a9fe:a9fe]
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host)
-  if (dotted) return isLinkLocal(dotted[1] as string)
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(host)
-  return hex !== null && parseInt(hex[1] as string, 16) === 0xa9fe
+  const g = ipv6Groups(host)
+  if (!g) return false
+  if (((g[0] as number) & 0xffc0) === 0xfe80) return true // fe80::/10
+  // AWS's metadata service over IPv6
+  if (g.join(':') === [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254].join(':')) return true
+  // an IPv4 address in the last 32 bits: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d, 64:ff9b:1::/48)
+  const zeros = (from: number, to: number): boolean => g.slice(from, to).every((x) => x === 0)
+  const embeds = (zeros(0, 5) && (g[5] === 0xffff || g[5] === 0)) || (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) || (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1)
+  return embeds && g[6] === 0xa9fe
+}
+
+/** The eight 16-bit groups of an IPv6 address (dotted IPv4 tail included), or undefined. */
+function ipv6Groups(host: string): number[] | undefined {
+  let text = host.toLowerCase().replace(/%.*$/, '')
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head, tail, ...more] = text.split('::')
+  if (more.length > 0) return undefined
+  const left = head ? head.split(':') : []
+  const right = tail === undefined ? [] : tail ? tail.split(':') : []
+  const fill = tail === undefined ? 0 : 8 - left.length - right.length
+  const groups = [...left, ...Array<string>(Math.max(0, fill)).fill('0'), ...right].map((x) => parseInt(x, 16))
+  return groups.length === 8 && groups.every((x) => x >= 0 && x <= 0xffff) ? groups : undefined
 }
 
 /** Normalizes a subscription, throwing a SmapError that names the problem. */
