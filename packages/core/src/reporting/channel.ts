@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
 import type { Reading, ReadingValue } from '@smap/sdk'
+import type { Dispatcher } from 'undici'
 import type { Logger } from '../logger.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { TreeView } from '../tree/tree.js'
@@ -27,6 +28,8 @@ export interface ChannelOptions {
   /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */
   backoffMs?: number
   maxBackoffMs?: number
+  /** The connection pool the POSTs go through (the reporter's, which checks the addresses connected to). */
+  dispatcher?: () => Dispatcher | undefined
   logger: Logger
 }
 
@@ -282,7 +285,7 @@ export class Channel {
       const payload = this.#payloads.build(lease, config.ReportResource, metaOnly)
       const location = this.locations[this.#location] as string
       this.#state = failures === 0 ? 'delivering' : 'retrying'
-      const outcome = await postReport(location, payload.json, { gzip: config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal })
+      const outcome = await postReport(location, payload.json, { gzip: config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal, dispatcher: opts.dispatcher?.() })
       if (!this.#running && outcome.kind !== 'ok') return
       if (outcome.kind === 'ok') {
         // counted in the same tick as the ack takes them off the backlog, so the books always balance

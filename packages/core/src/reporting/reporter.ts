@@ -5,7 +5,9 @@ import { smapError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { TreeView } from '../tree/tree.js'
-import { Channel, type ChannelStatus } from './channel.js'
+import type { Dispatcher } from 'undici'
+import { Channel, type ChannelOptions, type ChannelStatus } from './channel.js'
+import { createDeliveryAgent } from './transports/connect-guard.js'
 import { SubscriptionStore } from './subscription-store.js'
 import { covers, type LocationPolicy, type ReportConfig, type ReportOrigin, type Subscription } from './subscription.js'
 
@@ -47,6 +49,8 @@ export class Reporter {
   #routes: Array<Channel[] | undefined> = []
   #unsubscribe: (() => void) | undefined
   #started = false
+  #agent: Dispatcher | undefined
+  readonly #channelOptions: ChannelOptions
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> | undefined
   /** When false, readings stay in memory until `flush()` (an import writes a whole chunk at once). */
@@ -56,6 +60,7 @@ export class Reporter {
     this.#tree = tree
     this.#options = options
     this.#store = new SubscriptionStore(options.dataDir)
+    this.#channelOptions = { ...options, dispatcher: () => (this.#agent ??= createDeliveryAgent({ allowLinkLocal: options.policy?.allowLinkLocal })) }
   }
 
   /** Where outboxes and subscriptions are kept. */
@@ -111,7 +116,7 @@ export class Reporter {
     const dir = join(this.#options.dataDir, 'reports', config.uuid)
     const groups = config.Delivery === 'fanout' ? config.ReportDeliveryLocation.map((l) => [l]) : [config.ReportDeliveryLocation]
     const entry: Entry = { config, origin, where, name, channels: [] }
-    entry.channels = groups.map((locations, i) => new Channel(this.#tree, () => entry.config, join(dir, String(i)), locations, this.#options))
+    entry.channels = groups.map((locations, i) => new Channel(this.#tree, () => entry.config, join(dir, String(i)), locations, this.#channelOptions))
     // new readings go to the new channels from now on (held in memory until they open) ...
     this.#subs.set(config.uuid, entry)
     this.#rerouteAll()
@@ -185,6 +190,9 @@ export class Reporter {
     this.#started = false
     if (this.#timer) clearTimeout(this.#timer)
     for (const sub of this.#subs.values()) for (const ch of sub.channels) await ch.stop()
+    const agent = this.#agent
+    this.#agent = undefined
+    await agent?.close()
   }
 
   /** Forgets readings not yet written to an outbox (a failed import chunk). */

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backoffDelay } from '../../src/reporting/backoff.js'
+import { createDeliveryAgent, type Resolver } from '../../src/reporting/transports/connect-guard.js'
 import { BATCH_ID_HEADER, parseRetryAfter, postReport } from '../../src/reporting/transports/http.js'
 
 // A real receiver on loopback whose answer each test chooses by path.
@@ -111,5 +112,44 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, 500, 60_000, () => 0.5)).toBe(2000)
     expect(backoffDelay(20, 500, 60_000, () => 0.5)).toBe(30_000)
     expect(backoffDelay(5, 500, 60_000, () => 0)).toBe(0)
+  })
+})
+
+describe('the delivery agent', () => {
+  // names resolved the way a hostile DNS answer would: the check must be on the address connected to
+  const names: Record<string, string[]> = { 'sink.test': ['127.0.0.1'], 'metadata.test': ['169.254.169.254'], 'mixed.test': ['127.0.0.1', 'fe80::1'], 'nat64.test': ['64:ff9b::a9fe:a9fe'] }
+  const resolve: Resolver = (hostname, _options, callback) => {
+    const found = names[hostname]
+    if (!found) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), [])
+    callback(null, found.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })))
+  }
+
+  it('connects to what a name resolves to, unless that is link-local, however it is spelt', async () => {
+    const agent = createDeliveryAgent({ resolve })
+    const port = new URL(base).port
+    try {
+      const send = (host: string) => postReport(`http://${host}:${port}/agent`, '{}', { gzip: false, timeoutMs: 2000, batchId: 'b', dispatcher: agent })
+      expect(await send('sink.test')).toEqual({ kind: 'ok', status: 200 })
+      expect(received.at(-1)?.path).toBe('/agent')
+      const seen = received.length
+      for (const [host, address] of [['metadata.test', '169.254.169.254'], ['mixed.test', 'fe80::1'], ['nat64.test', '64:ff9b::a9fe:a9fe']]) {
+        expect(await send(host as string)).toEqual({
+          kind: 'retry',
+          error: `http://${host}:${port}/agent: ${host} resolves to ${address}, a link-local address (where cloud metadata services answer); set AllowLinkLocal = true in [server] if you mean it`,
+        })
+      }
+      expect(received.length).toBe(seen)
+    } finally {
+      await agent.close()
+    }
+  })
+
+  it('lets link-local addresses through when they are allowed', async () => {
+    const agent = createDeliveryAgent({ allowLinkLocal: true })
+    try {
+      expect(await postReport(`${base}/allowed`, '{}', { gzip: false, timeoutMs: 2000, batchId: 'b', dispatcher: agent })).toEqual({ kind: 'ok', status: 200 })
+    } finally {
+      await agent.close()
+    }
   })
 })

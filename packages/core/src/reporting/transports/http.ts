@@ -1,8 +1,11 @@
 import { promisify } from 'node:util'
 import { gzip as gzipCb } from 'node:zlib'
-import { ofetch } from 'ofetch'
+import { createFetch } from 'ofetch'
+import { fetch as undiciFetch, type Dispatcher } from 'undici'
 
 const gzip = promisify(gzipCb)
+// undici's own fetch, so the dispatcher it is given is of the same version
+const ofetch = createFetch({ fetch: undiciFetch as unknown as typeof globalThis.fetch })
 
 /** What to do after one POST of a report. */
 export type DeliveryOutcome =
@@ -19,6 +22,8 @@ export interface PostOptions {
   timeoutMs: number
   batchId: string
   signal?: AbortSignal
+  /** The connection pool (see `createDeliveryAgent`): it decides which addresses may be connected to. */
+  dispatcher?: Dispatcher
 }
 
 /** The header that lets receivers drop a batch they already have. */
@@ -43,6 +48,7 @@ export async function postReport(url: string, json: string, options: PostOptions
       ignoreResponseError: true,
       responseType: 'text',
       signal: options.signal,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     })
     const status = res.status
     if (status === 200 || status === 201 || status === 204) return { kind: 'ok', status }
@@ -75,6 +81,7 @@ function describeError(err: unknown, timeoutMs: number): string {
   if (code === 'ECONNREFUSED') return 'connection refused (is the receiver running?)'
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset'
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
+  if (code === 'SMAP_LINK_LOCAL') for (let c: unknown = err; c; c = (c as { cause?: unknown }).cause) if ((c as { code?: string }).code === code) return (c as Error).message
   return e.cause?.message ?? e.message ?? String(err)
 }
 
