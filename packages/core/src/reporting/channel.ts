@@ -39,7 +39,10 @@ export interface ChannelStatus {
   currentLocation: string
   state: 'idle' | 'delivering' | 'retrying' | 'stopped'
   backlogReadings: number
+  /** Bytes of the undelivered readings as stored. */
   backlogBytes: number
+  /** Bytes of the outbox files on disk: the backlog, plus delivered data not yet reclaimed (at most about a segment). */
+  diskBytes: number
   oldestUndeliveredAgeMs: number | null
   lastSuccess: number | null
   lastError: { message: string; time: number } | null
@@ -380,14 +383,15 @@ export class Channel {
   async status(): Promise<ChannelStatus> {
     const box = this.outbox
     // the one figure that needs I/O first: every counter below is then read in one tick, so they always balance
-    const backlogBytes = (await box?.bytes()) ?? 0
+    const diskBytes = (await box?.bytes()) ?? 0
     const oldest = box?.oldest
     return {
       locations: this.locations,
       currentLocation: this.locations[this.#location] as string,
       state: this.#state,
       backlogReadings: box?.buffered ?? 0,
-      backlogBytes,
+      backlogBytes: box?.undeliveredBytes ?? 0,
+      diskBytes,
       oldestUndeliveredAgeMs: oldest === undefined ? null : Date.now() - oldest,
       lastSuccess: this.#lastSuccess ?? null,
       lastError: this.#lastError ?? null,

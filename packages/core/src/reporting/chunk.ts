@@ -40,6 +40,10 @@ export interface Segment {
   ds: Store<SegmentDoc>
   live: number
   readings: number
+  /** Readings and bytes ever appended to it, and when it was started: it is closed by count, size or age. */
+  written: number
+  bytes: number
+  created: number
   /** No more appends: full, or its file may end with a torn line after a write error. */
   sealed: boolean
   /** A write to it failed: removals are not appended to it (they would glue onto the torn line). */
@@ -55,15 +59,20 @@ export class Chunk {
   readonly off: number[]
   readonly seg: Segment
   remaining: number
+  /** readings and bytes (of its JSON) when stored, to tell undelivered bytes */
+  readonly total: number
+  bytes: number
   inflight = false
   removed = false
-  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment) {
+  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0) {
     this.seq = seq
     this.created = created
     this.entries = entries
     this.off = off
     this.seg = seg
     this.remaining = entries.reduce((n, e, i) => n + e.r.length - (off[i] ?? 0), 0)
+    this.total = entries.reduce((n, e) => n + e.r.length, 0)
+    this.bytes = bytes
   }
 }
 

@@ -15,8 +15,12 @@ export interface OutboxOptions {
   maxPerStream?: number
   /** Readings per chunk document (default 10,000, the most one POST carries). */
   chunkReadings?: number
-  /** Readings per segment file before a new one is started (default 100,000). */
+  /** A segment file is closed (and deleted once delivered) after this many readings (default 100,000), ... */
   segmentReadings?: number
+  /** ... or bytes (default 4 MiB), ... */
+  segmentBytes?: number
+  /** ... or milliseconds since it was started (default 60 s), so delivered data leaves the disk while delivery keeps up. */
+  segmentAgeMs?: number
   /** fsync after every write (survives power loss, costs throughput). */
   fsync?: boolean
   logger: Logger
@@ -36,6 +40,8 @@ export class Outbox implements LeaseOwner {
   readonly maxPerStream: number
   readonly #chunkReadings: number
   readonly #segmentReadings: number
+  readonly #segmentBytes: number
+  readonly #segmentAgeMs: number
   readonly #fsync: boolean
   readonly #logger: Logger
   readonly #queue: Chunk[] = []
@@ -63,6 +69,8 @@ export class Outbox implements LeaseOwner {
     this.maxPerStream = options.maxPerStream ?? DEFAULT_MAX_BUFFER
     this.#chunkReadings = options.chunkReadings ?? 10_000
     this.#segmentReadings = options.segmentReadings ?? 100_000
+    this.#segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024
+    this.#segmentAgeMs = options.segmentAgeMs ?? 60_000
     this.#fsync = options.fsync ?? false
     this.#logger = options.logger
   }
@@ -111,7 +119,7 @@ export class Outbox implements LeaseOwner {
       else if (d?.kind === 'chunk') chunks.push(d.chunk)
     }
     chunks.sort((a, b) => a.s - b.s)
-    const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: true, damaged: false }
+    const seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: false }
     for (const [k, c] of chunks.entries()) {
       if (k > 0 && c.j !== undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
       let e: OutboxEntry[]
@@ -121,7 +129,7 @@ export class Outbox implements LeaseOwner {
         await this.#quarantine(file, 'copy', `chunk ${c.s} unreadable: ${(err as Error).message}`)
         continue
       }
-      const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg)
+      const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg, c.j?.length ?? 0)
       this.#nextSeq = Math.max(this.#nextSeq, c.s + 1)
       if (chunk.remaining === 0) {
         await this.#removeDocs(chunk)
@@ -163,6 +171,16 @@ export class Outbox implements LeaseOwner {
   /** When the oldest undelivered chunk was stored (Unix ms). */
   get oldest(): number | undefined {
     return this.#queue[this.#head]?.created
+  }
+
+  /** Bytes of the undelivered readings (their share of the chunks they are stored in). */
+  get undeliveredBytes(): number {
+    let total = 0
+    for (let q = this.#head; q < this.#queue.length; q++) {
+      const c = this.#queue[q] as Chunk
+      if (c.remaining > 0 && c.total > 0) total += Math.round((c.bytes * c.remaining) / c.total)
+    }
+    return total
   }
 
   /** Bytes of the segment files on disk. */
@@ -218,26 +236,33 @@ export class Outbox implements LeaseOwner {
     const touched = new Set<string>()
     for (const [k, d] of docs.entries()) {
       const e = chunks[k] as OutboxEntry[]
-      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg)
+      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, d.j.length)
       seg.live++
       seg.readings += chunk.remaining
+      seg.written += chunk.total
+      seg.bytes += d.j.length
       this.#queue.push(chunk)
       this.#count(chunk, 1)
       for (const x of e) touched.add(x.p)
     }
-    if (seg.readings >= this.#segmentReadings) {
-      seg.sealed = true
-      this.#active = undefined
-    }
+    if (seg.written >= this.#segmentReadings || seg.bytes >= this.#segmentBytes) await this.#seal(seg)
     this.#enforceCap(touched)
   }
 
+  /** No more appends to `seg`; once all its readings are gone its file is deleted (now, if they are). */
+  async #seal(seg: Segment): Promise<void> {
+    seg.sealed = true
+    if (this.#active === seg) this.#active = undefined
+    if (seg.live === 0) await this.#deleteSegment(seg)
+  }
+
   async #activeSegment(): Promise<Segment> {
+    if (this.#active && !this.#active.sealed && Date.now() - this.#active.created >= this.#segmentAgeMs) await this.#seal(this.#active)
     if (this.#active && !this.#active.sealed) return this.#active
     const n = this.#nextSegment++
     const file = join(this.dir, `seg-${String(n).padStart(8, '0')}.db`)
     const ds = await Store.open<SegmentDoc>(file)
-    const seg: Segment = { n, file, ds, live: 0, readings: 0, sealed: false, damaged: false }
+    const seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: Date.now(), sealed: false, damaged: false }
     this.#segments.push(seg)
     this.#active = seg
     return seg
