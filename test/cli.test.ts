@@ -63,6 +63,19 @@ describe('the smap command', () => {
     expect(existsSync(join(dir, '.smap'))).toBe(false)
   })
 
+  it('exits at once on a second signal while a driver takes its time to stop', async () => {
+    await writeFile(join(dir, 'slow-stop.js'), "export default { name: 'slow-stop', setup() {}, stop: () => new Promise(() => {}) }\n")
+    running = start(SMAP_BIN, ['run-driver', './slow-stop.js', '--port', '0'], { cwd: dir })
+    await running.waitFor(/at http:\/\/127\.0\.0\.1:\d+\/data/)
+    const began = Date.now()
+    running.child.kill('SIGTERM')
+    await running.waitFor(/a second Ctrl-C or SIGTERM exits at once/)
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(1)
+    expect(Date.now() - began).toBeLessThan(4000) // the driver's own deadline is 5 s
+    expect(running.output()).toContain('a second signal while stopping: exiting now; readings not yet written to an outbox are lost')
+  })
+
   it('takes the port from [server] Port', async () => {
     await writeFile(join(dir, 'conf.ini'), `[server]\nPort = 0\n\n${CONF}`)
     running = start(SMAP_BIN, ['run', 'conf.ini'], { cwd: dir })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import type { ConfigError} from '@smap/core';
-import { load, parsePort, PORT_RULE, resolveDriver, serve, SmapError, SmapInstance, uuid5 } from '@smap/core'
+import { load, parsePort, PORT_RULE, resolveDriver, serve, SmapError, SmapInstance, uuid5, type Logger, type SmapServer } from '@smap/core'
 import { defineCommand } from 'citty'
 
 /** A mistake in how the command was called; printed without a stack. */
@@ -35,8 +35,7 @@ export const runCommand = defineCommand({
     const server = await serve(inst, { port, host: args.host })
     inst.logger.info(`serving ${args.conf} at ${server.url}/data (root ${inst.root})`)
     await untilSignal()
-    inst.logger.info('stopping')
-    await server.close()
+    await stopWithin(server, inst.logger)
   },
 })
 
@@ -84,8 +83,7 @@ export const runDriverCommand = defineCommand({
     const server = await serve(inst, { port, host: args.host })
     inst.logger.info(`running ${args.driver} at ${server.url}/data (root ${root}); status at ${server.url}/status`)
     await untilSignal()
-    inst.logger.info('stopping')
-    await server.close()
+    await stopWithin(server, inst.logger)
   },
 })
 
@@ -112,6 +110,32 @@ export const uuidCommand = defineCommand({
     process.stdout.write(`${randomUUID()}\n`)
   },
 })
+
+/** How long a stop may take before the process exits anyway (drivers get 5 s each, in parallel). */
+const STOP_DEADLINE_MS = 15_000
+
+/**
+ * Stops the source; a second SIGINT or SIGTERM, or a stop that outlives its
+ * deadline, exits at once, saying so: a signal always ends the process.
+ */
+export async function stopWithin(server: SmapServer, logger: Logger): Promise<void> {
+  const second = untilSignal().then(() => 'signal' as const)
+  logger.info('stopping (a second Ctrl-C or SIGTERM exits at once)')
+  let timer: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([
+    server.close().then(() => 'stopped' as const),
+    second,
+    new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), STOP_DEADLINE_MS))),
+  ])
+  clearTimeout(timer)
+  if (outcome === 'stopped') return
+  logger.error(
+    outcome === 'signal'
+      ? 'a second signal while stopping: exiting now; readings not yet written to an outbox are lost'
+      : `did not stop within ${STOP_DEADLINE_MS / 1000} s: exiting now; readings not yet written to an outbox are lost`,
+  )
+  process.exit(1)
+}
 
 /** Resolves on the first SIGINT or SIGTERM. */
 export function untilSignal(): Promise<NodeJS.Signals> {
