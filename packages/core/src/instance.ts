@@ -48,6 +48,8 @@ export interface ServerSettings {
   maxRetryBackoff?: number
   /** The most subscriptions it keeps, from config and HTTP together (default 100). */
   maxSubscriptions?: number
+  /** The most HTTP connections open at once (default 256); more are closed as they arrive. */
+  maxConnections?: number
 }
 
 /** What `GET /status` shows. */

@@ -205,7 +205,7 @@ describe('load', () => {
         'conf.ini:5 [/s] Properties/Timezone: unknown time zone "Pacific": use an IANA name such as America/Los_Angeles or UTC',
       )
       expect(await errorMessage(ini(['[server]', 'Port = http', ...root]))).toBe('conf.ini:2 [server] Port: expected a port number from 0 to 65535, got "http"')
-      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions')
+      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions, MaxConnections')
       expect(await errorMessage(ini([...root, '[/a b]', 'Properties/UnitofMeasure = V']))).toMatch(/^conf\.ini:3 \[\/a b\]: invalid path "\/a b"/)
     })
 

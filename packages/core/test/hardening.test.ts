@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { connect, type Socket } from 'node:net'
 import { appendFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -277,6 +278,34 @@ describe('delivery locations', () => {
     }
     for (const host of ['127.0.0.1', '[::1]', '[::ffff:10.0.0.1]', '[64:ff9b::8.8.8.8]', '[fec0::1]']) {
       await expect(inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: `http://${host}/add` }), host).resolves.toMatchObject({ ReportResource: '/+' })
+    }
+  })
+})
+
+describe('connections', () => {
+  it('closes connections beyond MaxConnections at once, so idle sockets cannot take every file descriptor', async () => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: join(tmpdir(), 'smap-never-written'), maxConnections: 5 } })
+    const server = await serve(inst, { port: 0 })
+    const sockets: Socket[] = []
+    try {
+      const closed = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const socket = connect(server.port, '127.0.0.1')
+          sockets.push(socket)
+          await new Promise((r) => socket.once('connect', r))
+          return new Promise<boolean>((r) => {
+            socket.once('close', () => r(true))
+            setTimeout(() => r(false), 500)
+          })
+        }),
+      )
+      expect(closed.filter(Boolean)).toHaveLength(3)
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => setTimeout(r, 50))
+      expect((await fetch(`${server.url}/data`)).status).toBe(200)
+    } finally {
+      for (const s of sockets) s.destroy()
+      await server.close()
     }
   })
 })

@@ -36,6 +36,7 @@ const SERVER_KEYS: Array<{
   { key: 'RetryBackoff', field: 'retryBackoff', read: (v, w) => readMs(v, 1, 600_000, w), write: String },
   { key: 'MaxRetryBackoff', field: 'maxRetryBackoff', read: (v, w) => readMs(v, 1, 3_600_000, w), write: String },
   { key: 'MaxSubscriptions', field: 'maxSubscriptions', read: (v, w) => readCount(v, 1, 10_000, w), write: String },
+  { key: 'MaxConnections', field: 'maxConnections', read: (v, w) => readCount(v, 1, 100_000, w), write: String },
 ]
 
 /** The settings of a `[server]` section (none if there is no section). */

@@ -25,6 +25,8 @@ export interface SmapServer {
 
 export const DEFAULT_PORT = 8080
 export const DEFAULT_HOST = '127.0.0.1'
+/** Open HTTP connections a source accepts at once unless `[server] MaxConnections` says otherwise. */
+export const DEFAULT_MAX_CONNECTIONS = 256
 
 /** How a user picks the port and the address, for `listenError`'s messages. */
 export interface ListenHints {
@@ -54,7 +56,10 @@ export async function serve(inst: SmapInstance, options: ServeOptions = {}): Pro
   if (parsePort(port) === undefined) throw smapError('SMAP_SERVE_INVALID', `port must be a whole number from 0 to 65535, got ${String(port)}`)
   const app = createApp(inst)
   const server = await new Promise<Server>((resolveListen, reject) => {
-    const s = serveNode({ fetch: app.fetch, port, hostname: host }) as Server
+    // a client that opens connections and sends nothing (or slowly) must not use up the file
+    // descriptors the outboxes need: at most MaxConnections at once, and each must finish its headers soon
+    const s = serveNode({ fetch: app.fetch, port, hostname: host, serverOptions: { headersTimeout: 10_000, requestTimeout: 30_000 } }) as Server
+    s.maxConnections = inst.server.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     s.once('listening', () => {
       s.off('error', reject)
       resolveListen(s)
