@@ -5,6 +5,7 @@ import { systemClock } from './clock.js'
 import { DriverHost } from './drivers/host.js'
 import type { DriverInstance, DriverSource, DriverStatus, SupervisionOptions } from './drivers/driver-instance.js'
 import { fileStateBackend } from './drivers/state-store.js'
+import { startWatchdog } from './drivers/watchdog.js'
 import { createConsoleLogger, type Logger } from './logger.js'
 import { Reporter, type ReportStatus } from './reporting/reporter.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS, normalizeReport, parseReport, type ReportConfig, type ReportOrigin, type Subscription } from './reporting/subscription.js'
@@ -79,6 +80,7 @@ export class SmapInstance {
   readonly reporter: Reporter
   readonly #host: DriverHost
   readonly #dataDir: string
+  #stopWatchdog: (() => void) | undefined
   #started = false
   #starting = false
 
@@ -264,6 +266,7 @@ export class SmapInstance {
     if (this.#started) return
     this.#started = true
     this.#starting = true
+    this.#stopWatchdog = startWatchdog(this.logger, (since) => this.#host.polledSince(since))
     try {
       await this.#start(options)
     } finally {
@@ -291,6 +294,8 @@ export class SmapInstance {
   /** Stops every driver (each within its deadline), then delivery. */
   async stop(): Promise<void> {
     this.#started = false
+    this.#stopWatchdog?.()
+    this.#stopWatchdog = undefined
     await this.#host.stop()
     await this.reporter.stop()
   }

@@ -309,3 +309,31 @@ describe('connections', () => {
     }
   })
 })
+
+describe('the watchdog', () => {
+  it('logs a stall of the event loop over a second, naming the driver whose poll ran', async () => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: join(tmpdir(), 'smap-never-written') } })
+    let once = true
+    inst.addDriver('/busy', {
+      name: 'busy',
+      setup() {},
+      start(ctx) {
+        ctx.periodic(() => {
+          if (!once) return
+          once = false
+          const end = Date.now() + 1300
+          while (Date.now() < end) {
+            // a driver computing without yielding
+          }
+        }, 0.05, { delay: 0.3 })
+      },
+    })
+    inst.addDriver('/calm', { name: 'calm', setup() {} })
+    await inst.start()
+    await new Promise((r) => setTimeout(r, 2200))
+    await inst.stop()
+    // (a busy test machine may add stalls of its own; the driver's must be among them)
+    const stalls = logged.filter((l) => l.startsWith('the event loop was blocked'))
+    expect(stalls).toContainEqual(expect.stringMatching(/^the event loop was blocked for \d+\.\d s, so nothing else ran \(no HTTP answers, no other driver\); running then: \/busy \(busy\)$/))
+  })
+})

@@ -97,6 +97,8 @@ export class DriverInstance implements ContextOwner {
   restarts = 0
   lastError: DriverStatus['lastError'] = null
   lastReadingTime: number | undefined
+  /** When a poll of it last began, wall-clock ms (for the watchdog). */
+  lastPollStart = 0
   health: DriverStatus['health'] = null
   readonly ctx: DriverContext
   readonly tree: Tree
@@ -177,6 +179,11 @@ export class DriverInstance implements ContextOwner {
       health: this.health,
       nextAttempt: this.#nextAttempt ?? null,
     }
+  }
+
+  /** Whether a poll of it is running. */
+  get polling(): boolean {
+    return this.#runs.size > 0
   }
 
   /** Resolves when no poll is running and the host's work after a failure (stopping, scheduling the restart) is done. */
@@ -267,7 +274,10 @@ export class DriverInstance implements ContextOwner {
     // a poll that hangs must show as a failure, not as "running" forever
     const timeoutMs = options.timeout !== undefined ? options.timeout * 1000 : (this.#sup.pollTimeoutMs ?? Math.min(3_600_000, Math.max(60_000, 5 * seconds * 1000)))
     const run = (): Promise<unknown> => {
-      const p = this.#timed(() => fn(signal), timeoutMs, 'a periodic run')
+      const p = this.#timed(() => {
+        this.lastPollStart = Date.now()
+        return fn(signal)
+      }, timeoutMs, 'a periodic run')
       this.#runs.add(p)
       const forget = (): void => void this.#runs.delete(p)
       p.then(forget, forget)

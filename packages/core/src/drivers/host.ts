@@ -54,6 +54,11 @@ export class DriverHost {
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()))
   }
 
+  /** Drivers with a poll running now, or begun since `since` (wall-clock ms), as `path (driver)`. */
+  polledSince(since: number): string[] {
+    return [...this.#drivers.values()].filter((d) => d.polling || d.lastPollStart >= since).map((d) => `${d.path} (${d.label})`)
+  }
+
   status(): Record<string, DriverStatus> {
     const out: Record<string, DriverStatus> = {}
     for (const [p, d] of this.#drivers) out[p] = d.status()
