@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { ReadingType, Report } from '@smap/sdk'
-import { ConfigError, ConfigErrors, FieldError, smapError, type ConfigLocation } from '../errors.js'
+import { ConfigError, ConfigErrors, FieldError, formatLocation, smapError, type ConfigLocation } from '../errors.js'
 import { parseDriverOptions } from '../drivers/definition.js'
 import type { DriverSource } from '../drivers/driver-instance.js'
 import { isDriverReference, resolveDriver, type ResolvedDriver } from '../drivers/resolve.js'
@@ -182,6 +182,12 @@ async function readReport(inst: SmapInstance, section: IniSection, file: string)
     MaxBuffer: num('MaxBuffer', (n) => Number.isInteger(n) && n > 0 && n <= 1_000_000, 'a whole number of readings from 1 to 1000000'),
   }
   for (const k of Object.keys(body) as Array<keyof Report>) if (body[k] === undefined) delete body[k]
+  // an ended subscription is not an error that should keep a gateway from starting: say so and leave it out
+  if (body.ExpireTime !== undefined && body.ExpireTime !== null && body.ExpireTime <= Date.now()) {
+    const e = values.get('ExpireTime') as IniEntry
+    inst.logger.warn(`${formatLocation({ file, line: e.line, section: section.name, key: e.key })}: this subscription expired at ${new Date(body.ExpireTime).toISOString()}; it is left out (remove the section, or give a later ExpireTime)`)
+    return
+  }
   try {
     await inst.addReport(body, { origin: 'config', where: `${file}:${section.line}`, name: section.name })
   } catch (err) {
