@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createApp, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
 import { startSink } from './_sink.js'
+import { canMount } from './_mount.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const logged: string[] = []
@@ -194,20 +195,6 @@ describe('limits', () => {
   })
 })
 
-const canMount = ((): boolean => {
-  if (process.getuid?.() !== 0) return false
-  const probe = join(tmpdir(), `smap-mount-probe-h-${process.pid}`)
-  try {
-    execFileSync('mkdir', ['-p', probe])
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' })
-    execFileSync('umount', [probe], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  } finally {
-    execFileSync('rm', ['-rf', probe])
-  }
-})()
 
 describe('a full disk', () => {
   it.skipIf(!canMount)('is recovered from: what was held in memory is written in pieces as delivery frees space, and all of it arrives', async () => {

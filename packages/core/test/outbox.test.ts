@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Logger } from '@smap/core'
 import { Outbox, type OutboxEntry } from '../src/reporting/outbox.js'
+import { canMount } from './_mount.js'
 
 const logger: Logger & { lines: string[] } = { lines: [], info: () => {}, warn: (m) => logger.lines.push(m), error: (m) => logger.lines.push(m) }
 
@@ -18,20 +19,6 @@ function drain(box: Outbox): number[] {
 /** The number of the first chunk a batch covers: its id is `PREFIX:CHUNK.ENTRY.FROM-...`. */
 const chunkOf = (id: string): number => Number(/^[^:]+:(\d+)\./.exec(id)?.[1])
 
-const canMount = ((): boolean => {
-  if (process.getuid?.() !== 0) return false
-  const probe = join(tmpdir(), `smap-mount-probe-${process.pid}`)
-  try {
-    execFileSync('mkdir', ['-p', probe])
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' })
-    execFileSync('umount', [probe], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  } finally {
-    execFileSync('rm', ['-rf', probe])
-  }
-})()
 
 describe('the outbox store', () => {
   let dir: string

@@ -1,4 +1,4 @@
-import { checkDriverOptions, DriverHost, memoryStateBackend, parseDriverDefinition, SmapError, Tree, type DriverInstance, type Timeseries } from '@smap/core'
+import { checkDriverOptions, DriverHost, memoryStateBackend, normalizePath, parseDriverDefinition, pathBelow, relativePath, SmapError, Tree, type DriverInstance, type Timeseries } from '@smap/core'
 import type { DriverContext, DriverDefinition, DriverHealth, LoadRange, Metadata, OptionsSchema, Reading, ReadingType, z } from '@smap/sdk'
 import { ManualClock } from './clock.js'
 
@@ -107,7 +107,7 @@ export async function createHarness<S extends OptionsSchema>(
     flush: async () => {},
     onFailure: (_path, _phase, err) => errors.push(err instanceof Error ? err : new Error(String(err))),
   })
-  const attach = tree.lookup(init.path ?? '/')?.path ?? normalize(init.path ?? '/')
+  const attach = normalizePath(init.path ?? '/')
   const driver: DriverInstance = host.add(attach, def, rawOptions, { key: init.key })
   const recorded = new Map<Timeseries, Reading[]>()
   tree.onReading((ts, time, value) => {
@@ -116,11 +116,11 @@ export async function createHarness<S extends OptionsSchema>(
     if (!r) recorded.set(ts, (r = []))
     r.push([time, value])
   })
-  const full = (rel: string): string => (attach === '/' ? rel : rel === '/' ? attach : `${attach}${rel}`)
-  const relative = (p: string): string => (attach === '/' ? p : p === attach ? '/' : p.slice(attach.length))
+  const full = (rel: string): string => pathBelow(attach, normalizePath(rel))
+  const relative = (p: string): string => relativePath(attach, p)
   const own = (): Timeseries[] => [...tree.timeseries(attach)].filter((ts) => ts._owner === driver).sort((a, b) => a._seq - b._seq)
   const stream = (path: string): Timeseries | undefined => {
-    const ts = tree.getTimeseries(full(normalize(path)))
+    const ts = tree.getTimeseries(full(path))
     return ts && ts._owner === driver ? ts : undefined
   }
   const record = (ts: Timeseries): RecordedTimeseries => {
@@ -175,23 +175,17 @@ export async function createHarness<S extends OptionsSchema>(
     },
     readings: (path) => {
       const ts = stream(path)
-      if (!ts) throw new SmapError('SMAP_PATH_NOT_FOUND', `no resource at ${full(normalize(path))}`)
+      if (!ts) throw new SmapError('SMAP_PATH_NOT_FOUND', `no resource at ${full(path)}`)
       return recorded.get(ts) ?? []
     },
     metadata: (path) => {
-      const r = tree.lookup(full(normalize(path)))
+      const r = tree.lookup(full(path))
       if (!r || !(attach === '/' || r.path === attach || r.path.startsWith(`${attach}/`))) {
-        throw new SmapError('SMAP_PATH_NOT_FOUND', `no resource at ${full(normalize(path))}`)
+        throw new SmapError('SMAP_PATH_NOT_FOUND', `no resource at ${full(path)}`)
       }
       return r.metadata
     },
     collections: () => [...tree.resources(attach)].filter((r) => r.type === 'Collection').map((r) => relative(r.path)),
   }
   return harness
-}
-
-/** `/a/b` from `a/b` or `/a//b/` (the tree checks each segment when it is used). */
-function normalize(path: string): string {
-  const parts = String(path).split('/').filter((p) => p !== '')
-  return parts.length === 0 ? '/' : `/${parts.join('/')}`
 }

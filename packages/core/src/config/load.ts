@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js'
 import { checkLocation } from '../reporting/subscription.js'
 import { isUuid, uuid5 } from '../tree/identity.js'
 import { mergeMetadata } from '../tree/metadata.js'
-import { checkTimeseriesOptions } from '../tree/timeseries.js'
+import { checkProperties } from '../tree/timeseries.js'
 import { parseIni, type IniEntry, type IniSection } from './ini.js'
 import { readServer } from './server-keys.js'
 
@@ -345,7 +345,6 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
       const text = (field: string): string | undefined => given.get(field)?.value
       const size = text('bufferSize')
       const options = {
-        unit: unit?.value ?? 'V',
         key: text('key'),
         uuid: text('uuid')?.toLowerCase(),
         readingType: text('readingType')?.toLowerCase() as ReadingType | undefined,
@@ -353,7 +352,7 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
         bufferSize: size === undefined ? undefined : /^\d+$/.test(size) ? Number(size) : Number.NaN,
       }
       // a wrong value is told before a missing unit, as the entries come
-      checkTimeseriesOptions(section.name, options)
+      checkProperties(section.name, options)
       if (!unit) {
         throw new ConfigError(
           'SMAP_CONFIG_NO_UNIT',
@@ -361,7 +360,7 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
           'missing: a Timeseries needs its unit, e.g. "Properties/UnitofMeasure = V"',
         )
       }
-      inst.addTimeseries(section.name, options)
+      inst.addTimeseries(section.name, { ...options, unit: unit.value })
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err

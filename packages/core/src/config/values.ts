@@ -22,9 +22,18 @@ export function readNonEmpty(value: string, where: ConfigLocation, expected: str
 }
 
 export function readMs(value: string, min: number, max: number, where: ConfigLocation): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN
-  if (!(ms >= min && ms <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected milliseconds from ${min} to ${max}, got "${value}"`)
-  return ms
+  return readWhole(value, min, max, where, 'milliseconds')
+}
+
+export function readCount(value: string, min: number, max: number, where: ConfigLocation): number {
+  return readWhole(value, min, max, where, 'a whole number')
+}
+
+/** Digits only, from `min` to `max`; `what` names them in the error (`expected milliseconds from 10 to 60000`). */
+function readWhole(value: string, min: number, max: number, where: ConfigLocation, what: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!(n >= min && n <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected ${what} from ${min} to ${max}, got "${value}"`)
+  return n
 }
 
 export function readBoolean(value: string, where: ConfigLocation): boolean {
@@ -32,10 +41,4 @@ export function readBoolean(value: string, where: ConfigLocation): boolean {
   if (['true', 'yes', 'on', '1'].includes(v)) return true
   if (['false', 'no', 'off', '0'].includes(v)) return false
   throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected true or false, got "${value}"`)
-}
-
-export function readCount(value: string, min: number, max: number, where: ConfigLocation): number {
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN
-  if (!(n >= min && n <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected a whole number from ${min} to ${max}, got "${value}"`)
-  return n
 }

@@ -1,6 +1,6 @@
 import type { DriverContext, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, DriverTimeseriesOptions, ReadingValue, TimeseriesHandle } from '@smap/sdk'
 import type { Clock } from '../clock.js'
-import { normalizePath } from '../tree/path.js'
+import { normalizePath, pathBelow } from '../tree/path.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { Tree } from '../tree/tree.js'
 import { uuid5 } from '../tree/identity.js'
@@ -33,8 +33,7 @@ export function createContext(owner: ContextOwner): DriverContext {
   const full = (path: string): string => {
     let out = paths.get(path)
     if (out === undefined) {
-      const rel = normalizePath(path)
-      out = owner.path === '/' ? rel : rel === '/' ? owner.path : `${owner.path}${rel}`
+      out = pathBelow(owner.path, normalizePath(path))
       if (paths.size < 100_000) paths.set(path, out)
     }
     return out

@@ -53,3 +53,8 @@ export function isWithin(base: string, path: string): boolean {
 export function childPath(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`
 }
+
+/** The full path of `rel` (normalized, driver-relative) below `base`: `/` is `base` itself. */
+export function pathBelow(base: string, rel: string): string {
+  return base === '/' ? rel : rel === '/' ? base : `${base}${rel}`
+}

@@ -37,11 +37,8 @@ export interface TimeseriesHome {
   readonly listeners: readonly ReadingListener[]
 }
 
-/** The rules of a stream's properties: the values, checked, or an error naming the stream and the rule. */
-export function checkTimeseriesOptions(path: string, options: TimeseriesOptions): { unit: string; readingType: ReadingType; timezone: string | undefined; bufferSize: number } {
-  if (typeof options.unit !== 'string' || options.unit.trim() === '') {
-    throw smapError('SMAP_TIMESERIES_INVALID', `timeseries ${path} needs a unit (Properties/UnitofMeasure), such as "V" or "kW"`)
-  }
+/** The rules of a stream's properties but its unit: the values, checked, or an error naming the stream and the rule. */
+export function checkProperties(path: string, options: Pick<TimeseriesOptions, 'readingType' | 'timezone' | 'bufferSize'>): { readingType: ReadingType; timezone: string | undefined; bufferSize: number } {
   const readingType = options.readingType ?? 'long'
   if (!READING_TYPES.includes(readingType)) {
     throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: ReadingType must be ${READING_TYPE_RULE}, got "${String(readingType)}"`, 'readingType', READING_TYPE_RULE)
@@ -51,7 +48,7 @@ export function checkTimeseriesOptions(path: string, options: TimeseriesOptions)
   if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > 100_000) {
     throw new FieldError('SMAP_TIMESERIES_INVALID', `timeseries ${path}: BufferSize must be ${BUFFER_SIZE_RULE}, got ${String(bufferSize)}`, 'bufferSize', BUFFER_SIZE_RULE)
   }
-  return { unit: options.unit, readingType, timezone, bufferSize }
+  return { readingType, timezone, bufferSize }
 }
 
 /** A stream of readings at one path; made by `addTimeseries`. */
@@ -90,8 +87,11 @@ export class Timeseries {
     this.uuid = uuid
     this.key = options.key
     this.explicitUuid = options.explicitUuid ?? false
-    const checked = checkTimeseriesOptions(path, options)
-    this.unit = checked.unit
+    if (typeof options.unit !== 'string' || options.unit.trim() === '') {
+      throw smapError('SMAP_TIMESERIES_INVALID', `timeseries ${path} needs a unit (Properties/UnitofMeasure), such as "V" or "kW"`)
+    }
+    const checked = checkProperties(path, options)
+    this.unit = options.unit
     this.readingType = checked.readingType
     this.#timezone = checked.timezone
     this.bufferSize = checked.bufferSize
