@@ -8,6 +8,7 @@ import { parseReport, reportObject, type Subscription } from '../reporting/subsc
 import { isUuid } from '../tree/identity.js'
 
 const REPORT_BODY_BYTES = 64 * 1024
+const tooLarge = (): HTTPException => new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
 
 function isLoopback(address: string | undefined): boolean {
   if (!address) return false
@@ -65,7 +66,7 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
         throw new HTTPException(503, { message: 'the source is starting and restoring its subscriptions; try again in a second' })
       }
       const length = Number(c.req.header('content-length') ?? 0)
-      if (length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
+      if (length > REPORT_BODY_BYTES) throw tooLarge()
     }
     await next()
   }
@@ -76,7 +77,7 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
       throw new HTTPException(415, { message: `send the subscription as JSON with Content-Type: application/json${type ? `, not ${type.slice(0, 60)}` : ''}` })
     }
     const text = await c.req.text()
-    if (text.length > REPORT_BODY_BYTES) throw new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
+    if (text.length > REPORT_BODY_BYTES) throw tooLarge()
     let body: unknown
     try {
       body = JSON.parse(text)
