@@ -33,8 +33,10 @@ export const runCommand = defineCommand({
     // settings are resolved before anything is built, so --data-dir reaches the outboxes and subscriptions too
     const inst = await load(args.conf, args['data-dir'] === undefined ? {} : { server: { dataDir: resolve(args['data-dir']) } })
     const server = await serve(inst, { port, host: args.host })
+    // listen before announcing: a signal sent as soon as the line appears must not meet the default handler
+    const signalled = untilSignal()
     inst.logger.info(`serving ${args.conf} at ${server.url}/data (root ${inst.root})`)
-    await untilSignal()
+    await signalled
     await stopWithin(server, inst.logger)
   },
 })
@@ -81,8 +83,9 @@ export const runDriverCommand = defineCommand({
     const resolved = await resolveDriver(args.driver, process.cwd())
     inst.addDriver('/', resolved.definition, opts, { ref: args.driver, rawOptions: opts })
     const server = await serve(inst, { port, host: args.host })
+    const signalled = untilSignal()
     inst.logger.info(`running ${args.driver} at ${server.url}/data (root ${root}); status at ${server.url}/status`)
-    await untilSignal()
+    await signalled
     await stopWithin(server, inst.logger)
   },
 })
@@ -119,7 +122,7 @@ const STOP_DEADLINE_MS = 15_000
  * deadline, exits at once, saying so: a signal always ends the process.
  */
 export async function stopWithin(server: SmapServer, logger: Logger): Promise<void> {
-  const second = untilSignal().then(() => 'signal' as const)
+  const second = untilSignal().then(() => 'signal' as const) // before the line that invites it
   logger.info('stopping (a second Ctrl-C or SIGTERM exits at once)')
   let timer: NodeJS.Timeout | undefined
   const outcome = await Promise.race([

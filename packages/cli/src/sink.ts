@@ -120,9 +120,10 @@ export const sinkCommand = defineCommand({
 
     const actual = await listen(server, port, host)
     const shownHost = host.includes(':') ? `[${host}]` : host
+    const signalled = untilSignal() // before the line a supervisor waits for
     process.stdout.write(`sink listening on http://${shownHost}:${actual}/add${out === undefined ? '' : ` (appending to ${out})`}\n`)
 
-    await untilSignal()
+    await signalled
     // stop taking reports, let those in flight finish their writes, then drop idle connections
     const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()))
     server.closeIdleConnections()
