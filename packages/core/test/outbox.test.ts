@@ -12,8 +12,8 @@ const logger: Logger & { lines: string[] } = { lines: [], info: () => {}, warn: 
 const entries = (from: number, n: number, path = '/a'): OutboxEntry[] => [{ p: path, u: 'u', r: Array.from({ length: n }, (_, k) => [1000 + from + k, from + k]) }]
 
 /** Everything in the outbox, in order, as values. */
-function drain(box: Outbox): number[] {
-  return box.take(Number.MAX_SAFE_INTEGER, 'r').entries().flatMap((e) => e.r.map(([, v]) => v as number))
+async function drain(box: Outbox): Promise<number[]> {
+  return (await box.take(Number.MAX_SAFE_INTEGER, 'r')).entries().flatMap((e) => e.r.map(([, v]) => v as number))
 }
 
 /** The number of the first chunk a batch covers: its id is `PREFIX:CHUNK.ENTRY.FROM-...`. */
@@ -35,30 +35,30 @@ describe('the outbox store', () => {
     expect(box.chunks).toBe(3)
     await box.append(entries(25_000, 20_000))
     expect(await readdir(dir)).toEqual(['seg-00000001.db', 'seg-00000002.db'])
-    box.take(30_000, 'r').ack()
+    ;(await box.take(30_000, 'r')).ack()
     await box.settled()
     expect(box.buffered).toBe(15_000)
     // the first segment is all delivered: its file is gone, not compacted
     expect(await readdir(dir)).toEqual(['seg-00000002.db'])
     const again = await Outbox.open(dir, { logger, maxPerStream: 100_000 })
-    expect(drain(again)).toEqual(Array.from({ length: 15_000 }, (_, k) => 30_000 + k))
+    expect(await drain(again)).toEqual(Array.from({ length: 15_000 }, (_, k) => 30_000 + k))
   })
 
   it('never reuses a chunk number (they name batches), even after everything was delivered', async () => {
     const box = await Outbox.open(dir, { logger })
     await box.append(entries(0, 5))
-    const first = chunkOf(box.take(5, 'r').id)
-    box.take(5, 'r').ack()
+    const first = chunkOf((await box.take(5, 'r')).id)
+    ;(await box.take(5, 'r')).ack()
     await box.settled()
     const again = await Outbox.open(dir, { logger })
     await again.append(entries(5, 5))
-    expect(chunkOf(again.take(5, 'r').id)).toBeGreaterThan(first)
+    expect(chunkOf((await again.take(5, 'r')).id)).toBeGreaterThan(first)
   })
 
   it('reloads partial deliveries and cap trims from small offset documents', async () => {
     const box = await Outbox.open(dir, { logger, maxPerStream: 100 })
     await box.append(entries(0, 50))
-    const first = box.take(20, 'r')
+    const first = await box.take(20, 'r')
     first.ack()
     first.release()
     await box.settled()
@@ -66,7 +66,7 @@ describe('the outbox store', () => {
     expect(box.buffered).toBe(100)
     expect(box.dropped.get('/a')).toBe(30)
     const again = await Outbox.open(dir, { logger, maxPerStream: 100 })
-    expect(drain(again)).toEqual(Array.from({ length: 100 }, (_, k) => 50 + k))
+    expect(await drain(again)).toEqual(Array.from({ length: 100 }, (_, k) => 50 + k))
   })
 
   it('restarts after a torn last line (a kill in the middle of a write) and keeps the rest', async () => {
@@ -76,11 +76,11 @@ describe('the outbox store', () => {
     const [seg] = await readdir(dir)
     await appendFile(join(dir, seg as string), '{"_id":"c3","s":3,"t":1,"e":[{"p":"/a","u":"u","r":[[1,')
     const again = await Outbox.open(dir, { logger })
-    expect(drain(again)).toEqual(Array.from({ length: 20 }, (_, k) => k))
+    expect(await drain(again)).toEqual(Array.from({ length: 20 }, (_, k) => k))
     // and it goes on writing (into a new segment, never after the torn line)
     await again.append(entries(20, 5))
     const third = await Outbox.open(dir, { logger })
-    expect(drain(third)).toEqual(Array.from({ length: 25 }, (_, k) => k))
+    expect(await drain(third)).toEqual(Array.from({ length: 25 }, (_, k) => k))
   })
 
   it('survives a crash during NeDB compaction, before or after the temporary file is complete', async () => {
@@ -89,10 +89,10 @@ describe('the outbox store', () => {
     const file = join(dir, 'seg-00000001.db')
     // crash while writing the compacted copy: a partial temporary file beside the real one
     await writeFile(`${file}~`, (await readFile(file, 'utf8')).slice(0, 30))
-    expect(drain(await Outbox.open(dir, { logger }))).toEqual(Array.from({ length: 10 }, (_, k) => k))
+    expect(await drain(await Outbox.open(dir, { logger }))).toEqual(Array.from({ length: 10 }, (_, k) => k))
     // crash between removing the old file and renaming the new one into place
     await rename(file, `${file}~`)
-    expect(drain(await Outbox.open(dir, { logger }))).toEqual(Array.from({ length: 10 }, (_, k) => k))
+    expect(await drain(await Outbox.open(dir, { logger }))).toEqual(Array.from({ length: 10 }, (_, k) => k))
   })
 
   it.skipIf(!canMount)('stops writing on a full disk, says so, keeps what it had, and recovers when space returns', async () => {
@@ -113,7 +113,7 @@ describe('the outbox store', () => {
       }
       expect((failed as NodeJS.ErrnoException | undefined)?.code).toBe('ENOSPC')
       expect(box.writeError).toMatch(/no space left on device/i)
-      expect(drain(box)).toEqual(stored)
+      expect(await drain(box)).toEqual(stored)
 
       // space returns
       execFileSync('mount', ['-o', 'remount,size=4m', mnt])
@@ -121,7 +121,7 @@ describe('the outbox store', () => {
       expect(box.writeError).toBeUndefined()
       // nothing that was acknowledged as stored is lost or glued to a torn line
       const again = await Outbox.open(mnt, { logger, maxPerStream: 1_000_000 })
-      expect(drain(again)).toEqual([...stored, ...Array.from({ length: 100 }, (_, k) => 100_000 + k)])
+      expect(await drain(again)).toEqual([...stored, ...Array.from({ length: 100 }, (_, k) => 100_000 + k)])
     } finally {
       execFileSync('umount', ['-l', mnt])
     }
@@ -149,7 +149,7 @@ describe('a damaged outbox', () => {
     // 40 zeroed bytes in the middle line
     await writeFile(file, [first, `${(second as string).slice(0, 20)}${'\u0000'.repeat(40)}${(second as string).slice(60)}`, ...rest].join('\n'))
     const again = await Outbox.open(dir, { logger: log })
-    expect(drain(again)).toEqual([...Array.from({ length: 10 }, (_, k) => k), ...Array.from({ length: 10 }, (_, k) => 20 + k)])
+    expect(await drain(again)).toEqual([...Array.from({ length: 10 }, (_, k) => k), ...Array.from({ length: 10 }, (_, k) => 20 + k)])
     expect(again.quarantined).toEqual([{ file, kept: expect.stringMatching(/quarantine\/seg-00000001\.db\.\d+$/), problem: '1 damaged line; what can be read is kept' }])
     expect(await readFile(again.quarantined[0]?.kept as string, 'utf8')).toContain('\u0000')
     expect(lines).toEqual([expect.stringMatching(/^outbox segment .*seg-00000001\.db: 1 damaged line; what can be read is kept; a copy is kept in .*quarantine/)])
@@ -167,9 +167,55 @@ describe('a damaged outbox', () => {
     await mkdir(join(dir, 'seg-00000001.db'))
     const box = await Outbox.open(dir, { logger: log })
     await box.append(entries(0, 5))
-    expect(drain(box)).toEqual([0, 1, 2, 3, 4])
+    expect(await drain(box)).toEqual([0, 1, 2, 3, 4])
     expect(box.quarantined[0]).toMatchObject({ file: join(dir, 'seg-00000001.db'), problem: 'not a file' })
     expect(await readdir(join(dir, 'quarantine'))).toHaveLength(1)
+  })
+})
+
+describe('the outbox in memory', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-outbox-mem-'))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps only a window of readings parsed, and reads the rest back from disk in order as they are taken', async () => {
+    let box = await Outbox.open(dir, { logger, memoryReadings: 250, chunkReadings: 100, maxPerStream: 100_000 })
+    for (let i = 0; i < 20; i++) await box.append([...entries(i * 50, 50, '/a'), ...entries(i * 50, 50, '/b')])
+    expect(box.buffered).toBe(2000)
+    expect(box.warmReadings).toBeLessThanOrEqual(250)
+    const got: Array<[string, number]> = []
+    for (;;) {
+      const lease = await box.take(150, 'r')
+      if (lease.count === 0) break
+      expect(box.warmReadings).toBeLessThanOrEqual(250 + 150)
+      lease.forEach((e, from, to) => e.r.slice(from, to).forEach(([, v]) => got.push([e.p, v as number])))
+      lease.ack()
+      lease.release()
+      if (got.length === 1000) {
+        // half way: a restart reads back what is left, within the window too
+        await box.settled()
+        box = await Outbox.open(dir, { logger, memoryReadings: 250, chunkReadings: 100, maxPerStream: 100_000 })
+        expect(box.buffered).toBe(1000)
+        expect(box.warmReadings).toBeLessThanOrEqual(250)
+      }
+    }
+    await box.settled()
+    expect(box.warmReadings).toBe(0)
+    for (const p of ['/a', '/b']) expect(got.filter(([q]) => q === p).map(([, v]) => v)).toEqual(Array.from({ length: 1000 }, (_, k) => k))
+  })
+
+  it('trims cold chunks by the cap without reading them back', async () => {
+    const box = await Outbox.open(dir, { logger, memoryReadings: 100, chunkReadings: 100, maxPerStream: 300 })
+    for (let i = 0; i < 10; i++) await box.append(entries(i * 100, 100))
+    expect(box.buffered).toBeLessThanOrEqual(330)
+    expect(box.warmReadings).toBeLessThanOrEqual(100)
+    const kept = await drain(box)
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, k) => 1000 - kept.length + k))
+    expect(box.dropped.get('/a')).toBe(1000 - kept.length)
   })
 })
 
@@ -187,7 +233,7 @@ describe('the outbox on disk while delivery keeps up', () => {
     let largest = 0
     for (let round = 0; round < 60; round++) {
       await box.append(entries(round * 200, 200))
-      const lease = box.take(1_000_000, 'r')
+      const lease = await box.take(1_000_000, 'r')
       lease.ack()
       lease.release()
       await box.settled()
@@ -205,7 +251,7 @@ describe('the outbox on disk while delivery keeps up', () => {
     await box.append(entries(0, 1000))
     const before = box.undeliveredBytes
     expect(before).toBeGreaterThan(10_000)
-    const lease = box.take(500, 'r')
+    const lease = await box.take(500, 'r')
     lease.ack()
     lease.release()
     await box.settled()

@@ -234,7 +234,7 @@ export class Channel {
         else this.#needFull = false // nothing to describe yet: streams are described with their first readings
         continue
       }
-      const lease = outbox.take(MAX_READINGS_PER_POST, this.#uuid)
+      const lease = await outbox.take(MAX_READINGS_PER_POST, this.#uuid)
       if (lease.count === 0 && !keepalive) {
         lease.release()
         continue

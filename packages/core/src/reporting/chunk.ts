@@ -50,11 +50,18 @@ export interface Segment {
   damaged: boolean
 }
 
-/** Up to 10,000 readings stored as one document. */
+/**
+ * Up to 10,000 readings stored as one document. What delivery and the cap
+ * need (each entry's path and length, the offsets) is always in memory; the
+ * readings themselves only while the chunk is *warm*, in the outbox's memory
+ * window. A cold chunk's readings are read back from its segment when taken.
+ */
 export class Chunk {
   readonly seq: number
   readonly created: number
-  readonly entries: OutboxEntry[]
+  /** per entry: its stream's path, and how many readings it holds */
+  readonly paths: string[]
+  readonly lengths: number[]
   /** per entry: readings already delivered or dropped */
   readonly off: number[]
   readonly seg: Segment
@@ -64,15 +71,39 @@ export class Chunk {
   bytes: number
   inflight = false
   removed = false
-  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0) {
+  #entries: OutboxEntry[] | undefined
+  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => string = (p) => p) {
     this.seq = seq
     this.created = created
-    this.entries = entries
+    this.#entries = entries
+    this.paths = entries.map((e) => intern(e.p))
+    this.lengths = entries.map((e) => e.r.length)
     this.off = off
     this.seg = seg
     this.remaining = entries.reduce((n, e, i) => n + e.r.length - (off[i] ?? 0), 0)
     this.total = entries.reduce((n, e) => n + e.r.length, 0)
     this.bytes = bytes
+  }
+
+  /** Whether its readings are in memory. */
+  get warm(): boolean {
+    return this.#entries !== undefined
+  }
+
+  /** Its readings; only while warm (the outbox warms what it lends). */
+  get entries(): OutboxEntry[] {
+    if (this.#entries === undefined) throw new Error(`outbox chunk ${this.seq} is not in memory`)
+    return this.#entries
+  }
+
+  /** Puts its readings back in memory, as read back from its segment. */
+  warmWith(entries: OutboxEntry[]): void {
+    this.#entries = entries
+  }
+
+  /** Drops its readings from memory: they stay in its segment file. */
+  cool(): void {
+    this.#entries = undefined
   }
 }
 

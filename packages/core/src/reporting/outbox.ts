@@ -1,9 +1,11 @@
-import { cp, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { mkdir, readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
 import { Chunk, readSegmentDoc, type OutboxEntry, type Segment, type SegmentDoc, type Slice, type StoredChunk } from './chunk.js'
 import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
+import { ChunkQueue } from './queue.js'
+import { damagedLines, quarantine, type Quarantined } from './segment-file.js'
 import { Store } from './store.js'
 import { DEFAULT_MAX_BUFFER } from './subscription.js'
 
@@ -21,6 +23,8 @@ export interface OutboxOptions {
   segmentBytes?: number
   /** ... or milliseconds since it was started (default 60 s), so delivered data leaves the disk while delivery keeps up. */
   segmentAgeMs?: number
+  /** Readings kept parsed in memory (default 30,000, three POSTs); the rest of the backlog is read back from disk as it is delivered. */
+  memoryReadings?: number
   /** fsync after every write (survives power loss, costs throughput). */
   fsync?: boolean
   logger: Logger
@@ -34,6 +38,11 @@ const SEGMENT_FILE = /^seg-(\d{8})\.db$/
  * stream exceeds its cap; a segment whose chunks are all gone is deleted as a
  * file, so the store never needs compacting. Trims and partial deliveries are
  * recorded as small offset documents, never by rewriting a chunk.
+ *
+ * Memory does not grow with the backlog's readings: only the chunks at the
+ * head (and the newest, while they fit) are kept parsed, up to
+ * `memoryReadings`; the others keep their paths, lengths and offsets, and
+ * their readings are read back from the segment when they are taken.
  */
 export class Outbox implements LeaseOwner {
   readonly dir: string
@@ -44,23 +53,20 @@ export class Outbox implements LeaseOwner {
   readonly #segmentAgeMs: number
   readonly #fsync: boolean
   readonly #logger: Logger
-  readonly #queue: Chunk[] = []
-  #head = 0
+  readonly #queue: ChunkQueue
   readonly #segments: Segment[] = []
   #active: Segment | undefined
   #nextSeq = 1
   #nextSegment = 1
   #progress: Promise<void> = Promise.resolve()
-  #buffered = 0
   /** readings buffered per stream path */
-  readonly perStream = new Map<string, number>()
-  /** readings dropped by the cap, per stream path */
-  readonly dropped = new Map<string, number>()
-  droppedTotal = 0
+  readonly perStream: Map<string, number>
+  /** readings dropped by the cap (or unreadable), per stream path */
+  readonly dropped: Map<string, number>
   /** readings found on disk when opened */
   restored = 0
   /** damaged segment files found when opened, and where they are kept */
-  readonly quarantined: Array<{ file: string; kept: string | null; problem: string }> = []
+  readonly quarantined: Quarantined[] = []
   /** the last write error, until a write succeeds again */
   writeError: string | undefined
 
@@ -71,6 +77,9 @@ export class Outbox implements LeaseOwner {
     this.#segmentReadings = options.segmentReadings ?? 100_000
     this.#segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024
     this.#segmentAgeMs = options.segmentAgeMs ?? 60_000
+    this.#queue = new ChunkQueue(options.memoryReadings ?? 30_000)
+    this.perStream = this.#queue.perStream
+    this.dropped = this.#queue.dropped
     this.#fsync = options.fsync ?? false
     this.#logger = options.logger
   }
@@ -90,7 +99,7 @@ export class Outbox implements LeaseOwner {
     // even when every chunk was delivered and no file remembers the last one:
     // start from the clock in microseconds, which only a wildly wrong clock undercuts.
     box.#nextSeq = Math.max(box.#nextSeq, Date.now() * 1000)
-    box.restored = box.#buffered
+    box.restored = box.#queue.buffered
     box.#enforceCap(new Set(box.perStream.keys()), true) // the cap may have been lowered since
     return box
   }
@@ -129,7 +138,7 @@ export class Outbox implements LeaseOwner {
         await this.#quarantine(file, 'copy', `chunk ${c.s} unreadable: ${(err as Error).message}`)
         continue
       }
-      const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg, c.j?.length ?? 0)
+      const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg, c.j?.length ?? 0, this.#queue.intern)
       this.#nextSeq = Math.max(this.#nextSeq, c.s + 1)
       if (chunk.remaining === 0) {
         await this.#removeDocs(chunk)
@@ -138,48 +147,41 @@ export class Outbox implements LeaseOwner {
       seg.live++
       seg.readings += chunk.remaining
       this.#queue.push(chunk)
-      this.#count(chunk, 1)
     }
     if (seg.live === 0) await this.#deleteSegment(seg)
     else this.#segments.push(seg)
   }
 
-  /**
-   * Damaged files are never deleted: a copy (or the thing itself, when it
-   * cannot be opened at all) goes to `quarantine/`, named in the log and in
-   * `/status`, and what can be read is delivered.
-   */
   async #quarantine(file: string, how: 'copy' | 'move', why: string): Promise<void> {
-    const target = join(this.dir, 'quarantine', `${basename(file)}.${Date.now()}`)
-    try {
-      await mkdir(join(this.dir, 'quarantine'), { recursive: true })
-      if (how === 'copy') await cp(file, target, { recursive: true })
-      else await rename(file, target)
-      this.quarantined.push({ file, kept: target, problem: why })
-      this.#logger.error(`outbox segment ${file}: ${why}; ${how === 'copy' ? 'a copy is' : 'it is'} kept in ${target}`)
-    } catch (err) {
-      this.quarantined.push({ file, kept: null, problem: why })
-      this.#logger.error(`outbox segment ${file}: ${why}; it could not be set aside (${(err as Error).message}) and is left where it is`)
-    }
+    this.quarantined.push(await quarantine(this.dir, file, how, why, this.#logger))
   }
 
   /** Readings waiting for delivery. */
   get buffered(): number {
-    return this.#buffered
+    return this.#queue.buffered
+  }
+
+  /** Readings dropped by the cap (or unreadable). */
+  get droppedTotal(): number {
+    return this.#queue.droppedTotal
+  }
+
+  /** Readings kept parsed in memory (the rest of the backlog is only on disk). */
+  get warmReadings(): number {
+    return this.#queue.warmReadings
   }
 
   /** When the oldest undelivered chunk was stored (Unix ms). */
   get oldest(): number | undefined {
-    return this.#queue[this.#head]?.created
+    return this.#queue.oldest
   }
 
   /** Bytes of the undelivered readings (their share of the chunks they are stored in). */
   get undeliveredBytes(): number {
     let total = 0
-    for (let q = this.#head; q < this.#queue.length; q++) {
-      const c = this.#queue[q] as Chunk
+    this.#queue.each((c) => {
       if (c.remaining > 0 && c.total > 0) total += Math.round((c.bytes * c.remaining) / c.total)
-    }
+    })
     return total
   }
 
@@ -236,14 +238,13 @@ export class Outbox implements LeaseOwner {
     const touched = new Set<string>()
     for (const [k, d] of docs.entries()) {
       const e = chunks[k] as OutboxEntry[]
-      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, d.j.length)
+      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, d.j.length, this.#queue.intern)
       seg.live++
       seg.readings += chunk.remaining
       seg.written += chunk.total
       seg.bytes += d.j.length
       this.#queue.push(chunk)
-      this.#count(chunk, 1)
-      for (const x of e) touched.add(x.p)
+      for (const p of chunk.paths) touched.add(p)
     }
     if (seg.written >= this.#segmentReadings || seg.bytes >= this.#segmentBytes) await this.#seal(seg)
     this.#enforceCap(touched)
@@ -268,15 +269,27 @@ export class Outbox implements LeaseOwner {
     return seg
   }
 
-  #count(chunk: Chunk, sign: 1 | -1): void {
-    chunk.entries.forEach((e, i) => {
-      const n = e.r.length - (chunk.off[i] ?? 0)
-      if (n === 0) return
-      this.#buffered += sign * n
-      const v = (this.perStream.get(e.p) ?? 0) + sign * n
-      if (v === 0) this.perStream.delete(e.p)
-      else this.perStream.set(e.p, v)
-    })
+  /** Reads a cold chunk's readings back from its segment; a chunk that cannot be read is counted as dropped, and said so. */
+  async #warmUp(chunk: Chunk): Promise<void> {
+    let problem: string
+    try {
+      const d = readSegmentDoc(await chunk.seg.ds.get(`c${chunk.seq}`))
+      if (d?.kind === 'chunk') {
+        const e = d.chunk.j !== undefined ? (JSON.parse(d.chunk.j) as OutboxEntry[]) : (d.chunk.e as OutboxEntry[])
+        if (chunk.warm) return // warmed meanwhile
+        if (e.length === chunk.lengths.length && e.every((x, i) => x.r.length === chunk.lengths[i])) {
+          this.#queue.warmWith(chunk, e)
+          return
+        }
+        problem = 'it no longer matches what was stored'
+      } else problem = 'it is missing'
+    } catch (err) {
+      problem = (err as Error).message
+    }
+    if (chunk.warm) return
+    this.#logger.error(`outbox ${this.dir}: chunk ${chunk.seq} in ${chunk.seg.file} cannot be read back (${problem}); its ${chunk.remaining} undelivered readings are counted as dropped`)
+    chunk.paths.forEach((_, i) => this.#queue.drop(chunk, i))
+    void this.#persistProgress(chunk)
   }
 
   // Over the cap by more than a tenth, a stream loses its oldest readings down
@@ -288,52 +301,56 @@ export class Outbox implements LeaseOwner {
     for (const p of paths) {
       let excess = (this.perStream.get(p) ?? 0) - cap
       if (excess <= slack) continue
-      for (let q = this.#head; q < this.#queue.length && excess > 0; q++) {
-        const chunk = this.#queue[q] as Chunk
-        if (chunk.inflight || chunk.remaining === 0) continue
-        chunk.entries.forEach((e, i) => {
-          if (excess <= 0 || e.p !== p) return
-          const off = chunk.off[i] ?? 0
-          const n = Math.min(excess, e.r.length - off)
-          if (n <= 0) return
-          chunk.off[i] = off + n
-          chunk.remaining -= n
-          chunk.seg.readings -= n
+      this.#queue.each((chunk) => {
+        if (chunk.inflight || chunk.remaining === 0) return
+        chunk.paths.forEach((cp, i) => {
+          if (excess <= 0 || cp !== p) return
+          const n = this.#queue.drop(chunk, i, excess)
+          if (n > 0) changed.add(chunk)
           excess -= n
-          this.#buffered -= n
-          this.perStream.set(p, (this.perStream.get(p) ?? 0) - n)
-          this.dropped.set(p, (this.dropped.get(p) ?? 0) + n)
-          this.droppedTotal += n
-          changed.add(chunk)
         })
-      }
+        return excess > 0
+      })
     }
     for (const chunk of changed) void this.#persistProgress(chunk)
   }
 
   /** Up to `max` readings from the head, in order, on loan until acknowledged or released; `prefix` starts the batch id. */
-  take(max: number, prefix: string): OutboxLease {
-    const out: Slice[] = []
+  async take(max: number, prefix: string): Promise<OutboxLease> {
+    // first the readings it will lend are brought into memory
     let n = 0
-    for (let q = this.#head; q < this.#queue.length && n < max; q++) {
-      const chunk = this.#queue[q] as Chunk
-      if (chunk.remaining === 0) continue
-      for (let i = 0; i < chunk.entries.length && n < max; i++) {
+    for (const chunk of this.#queue.live()) {
+      if (n >= max) break
+      if (!chunk.warm) await this.#warmUp(chunk)
+      n += chunk.remaining
+    }
+    const out: Slice[] = []
+    n = 0
+    this.#queue.each((chunk) => {
+      if (chunk.remaining === 0) return true
+      if (!chunk.warm) return false // it came in meanwhile: the next take has it
+      for (let i = 0; i < chunk.lengths.length && n < max; i++) {
         const from = chunk.off[i] ?? 0
-        const len = (chunk.entries[i] as OutboxEntry).r.length
+        const len = chunk.lengths[i] as number
         if (from >= len) continue
         const to = Math.min(len, from + (max - n))
         out.push({ chunk, i, from, to })
         n += to - from
       }
       chunk.inflight = true
-    }
+      return n < max
+    })
+    this.#queue.fit()
     return new OutboxLease(this, out, leaseId(prefix, out, Date.now()))
   }
 
-  /** @internal `lease.release()`: in-flight chunks may be trimmed by the cap again. */
+  /** @internal `lease.release()`: in-flight chunks may be trimmed by the cap again; delivered ones leave memory. */
   release(slices: readonly Slice[]): void {
-    for (const s of slices) s.chunk.inflight = false
+    for (const s of slices) {
+      s.chunk.inflight = false
+      if (s.chunk.remaining === 0) this.#queue.cool(s.chunk)
+    }
+    this.#queue.fit()
   }
 
   /**
@@ -343,32 +360,11 @@ export class Outbox implements LeaseOwner {
    * Chunks stay in flight until `release`.
    */
   consume(slices: readonly Slice[]): number {
-    const touched = new Set<Chunk>()
-    let removed = 0
-    for (const s of slices) {
-      const off = s.chunk.off[s.i] ?? 0
-      const n = Math.max(0, s.to - off)
-      if (n > 0) {
-        s.chunk.off[s.i] = s.to
-        s.chunk.remaining -= n
-        s.chunk.seg.readings -= n
-        this.#buffered -= n
-        removed += n
-        const p = (s.chunk.entries[s.i] as OutboxEntry).p
-        const v = (this.perStream.get(p) ?? 0) - n
-        if (v <= 0) this.perStream.delete(p)
-        else this.perStream.set(p, v)
-      }
-      touched.add(s.chunk)
-    }
+    const removed = this.#queue.consume(slices)
+    const touched = new Set(slices.map((s) => s.chunk))
     this.#progress = this.#progress.then(async () => {
       for (const chunk of touched) await this.#persistProgress(chunk)
     })
-    while (this.#head < this.#queue.length && (this.#queue[this.#head] as Chunk).remaining === 0) this.#head++
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#head)
-      this.#head = 0
-    }
     return removed
   }
 
@@ -409,39 +405,13 @@ export class Outbox implements LeaseOwner {
 
   /** Chunks not yet fully delivered. */
   get chunks(): number {
-    return this.#queue.length - this.#head
+    return this.#queue.length
   }
 
   /** Removes everything, files included (a deleted subscription). */
   async destroy(): Promise<void> {
     for (const seg of [...this.#segments]) await this.#deleteSegment(seg)
-    this.#queue.length = 0
-    this.#head = 0
-    this.#buffered = 0
-    this.perStream.clear()
+    this.#queue.clear()
   }
 }
 
-/**
- * Lines of a segment file that cannot be documents: NeDB skips them without a
- * word. A torn last line (a write cut short by a crash, so no newline after it)
- * is expected and not counted.
- */
-async function damagedLines(file: string): Promise<number> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch {
-    return 0 // not a readable file: opening it says why
-  }
-  const lines = text.split('\n')
-  // every line NeDB writes ends with a newline; one without it is the torn last one
-  const end = text.endsWith('\n') ? lines.length : lines.length - 1
-  let damaged = 0
-  for (let i = 0; i < end; i++) {
-    const line = lines[i] as string
-    if (line === '') continue
-    if (line.charCodeAt(0) !== 123 || line.charCodeAt(line.length - 1) !== 125 || line.includes('\u0000')) damaged++
-  }
-  return damaged
-}

@@ -22,18 +22,18 @@ describe('an outbox lease', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('lends readings from the head in order, under an id that names their place', () => {
-    const lease = box.take(4, 'sub')
+  it('lends readings from the head in order, under an id that names their place', async () => {
+    const lease = await box.take(4, 'sub')
     expect(lease.count).toBe(4)
     expect(values(lease.entries())).toEqual([['/a', [1, 2, 3]], ['/b', [10]]])
     expect(lease.id).toMatch(/^sub:\d+\.0\.0-\d+\.1\.1$/)
     lease.release()
     // the same readings get the same id the next time
-    expect(box.take(4, 'sub').id).toBe(lease.id)
+    expect((await box.take(4, 'sub')).id).toBe(lease.id)
   })
 
   it('splits in halves with ids of their own, and each half acknowledges only its readings', async () => {
-    const lease = box.take(10, 'sub')
+    const lease = await box.take(10, 'sub')
     const [a, b] = lease.split()
     expect([a.count, b.count, a.id, b.id]).toEqual([3, 2, `${lease.id}.1`, `${lease.id}.2`])
     expect(values(a.entries())).toEqual([['/a', [1, 2, 3]]])
@@ -44,11 +44,11 @@ describe('an outbox lease', () => {
     expect(a1.ack()).toBe(2)
     lease.release()
     expect(box.buffered).toBe(3)
-    expect(values(box.take(10, 'sub').entries())).toEqual([['/a', [3]], ['/b', [10, 20]]])
+    expect(values((await box.take(10, 'sub')).entries())).toEqual([['/a', [3]], ['/b', [10, 20]]])
   })
 
-  it('counts a reading once when it is acknowledged twice', () => {
-    const lease = box.take(10, 'sub')
+  it('counts a reading once when it is acknowledged twice', async () => {
+    const lease = await box.take(10, 'sub')
     expect(lease.ack()).toBe(5)
     expect(lease.ack()).toBe(0)
     lease.release()
@@ -56,8 +56,8 @@ describe('an outbox lease', () => {
   })
 
   it('is empty when the outbox is, with an id that says so', async () => {
-    box.take(10, 'sub').ack()
-    const empty = box.take(10, 'sub')
+    ;(await box.take(10, 'sub')).ack()
+    const empty = await box.take(10, 'sub')
     expect(empty.count).toBe(0)
     expect(empty.id).toMatch(/^sub:empty:\d+$/)
   })

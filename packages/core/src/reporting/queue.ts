@@ -1,0 +1,143 @@
+import type { Chunk, OutboxEntry, Slice } from './chunk.js'
+
+/**
+ * The outbox's chunks in memory, oldest first, with the counts `/status` and
+ * the cap need: readings buffered (in all and per stream) and dropped. It
+ * keeps at most `window` readings warm (parsed); the others are cold.
+ */
+export class ChunkQueue {
+  readonly #items: Chunk[] = []
+  #head = 0
+  readonly #window: number
+  /** readings of the warm chunks */
+  #warm = 0
+  /** one string per stream path, shared by every chunk */
+  readonly #names = new Map<string, string>()
+  buffered = 0
+  /** readings buffered per stream path */
+  readonly perStream = new Map<string, number>()
+  /** readings dropped (the cap, an unreadable chunk), per stream path */
+  readonly dropped = new Map<string, number>()
+  droppedTotal = 0
+
+  constructor(window: number) {
+    this.#window = window
+  }
+
+  readonly intern = (path: string): string => {
+    const known = this.#names.get(path)
+    if (known !== undefined) return known
+    this.#names.set(path, path)
+    return path
+  }
+
+  /** Chunks not yet fully delivered or dropped, oldest first (a copy: safe across awaits). */
+  live(): Chunk[] {
+    const out: Chunk[] = []
+    for (let q = this.#head; q < this.#items.length; q++) {
+      const c = this.#items[q] as Chunk
+      if (c.remaining > 0) out.push(c)
+    }
+    return out
+  }
+
+  /** Calls `fn` for the chunks from the head, oldest first, until it returns false. */
+  each(fn: (chunk: Chunk) => boolean | void): void {
+    for (let q = this.#head; q < this.#items.length; q++) if (fn(this.#items[q] as Chunk) === false) return
+  }
+
+  get length(): number {
+    return this.#items.length - this.#head
+  }
+
+  get oldest(): number | undefined {
+    return this.#items[this.#head]?.created
+  }
+
+  /** Readings kept parsed in memory. */
+  get warmReadings(): number {
+    return this.#warm
+  }
+
+  /** A new chunk at the tail: counted, and warm while it fits in the window. */
+  push(chunk: Chunk): void {
+    this.#items.push(chunk)
+    chunk.paths.forEach((p, i) => {
+      const n = (chunk.lengths[i] as number) - (chunk.off[i] ?? 0)
+      if (n === 0) return
+      this.buffered += n
+      this.perStream.set(p, (this.perStream.get(p) ?? 0) + n)
+    })
+    if (chunk.warm) this.#warm += chunk.total
+    this.fit()
+  }
+
+  /** Cools chunks, newest first, until the warm ones fit the window; chunks on loan stay warm. */
+  fit(): void {
+    for (let q = this.#items.length - 1; q >= this.#head && this.#warm > this.#window; q--) {
+      const chunk = this.#items[q] as Chunk
+      if (!chunk.inflight) this.cool(chunk)
+    }
+  }
+
+  cool(chunk: Chunk): void {
+    if (!chunk.warm) return
+    chunk.cool()
+    this.#warm -= chunk.total
+  }
+
+  warmWith(chunk: Chunk, entries: OutboxEntry[]): void {
+    if (chunk.warm) return
+    chunk.warmWith(entries)
+    this.#warm += chunk.total
+  }
+
+  /** Removes `n` readings of entry `i` from the backlog. */
+  #remove(chunk: Chunk, i: number, n: number): void {
+    chunk.off[i] = (chunk.off[i] ?? 0) + n
+    chunk.remaining -= n
+    chunk.seg.readings -= n
+    this.buffered -= n
+    const p = chunk.paths[i] as string
+    const v = (this.perStream.get(p) ?? 0) - n
+    if (v <= 0) this.perStream.delete(p)
+    else this.perStream.set(p, v)
+  }
+
+  /** Drops up to `n` undelivered readings of entry `i`, counted per stream; returns how many. */
+  drop(chunk: Chunk, i: number, n = Number.POSITIVE_INFINITY): number {
+    const k = Math.min(n, (chunk.lengths[i] as number) - (chunk.off[i] ?? 0))
+    if (k <= 0) return 0
+    this.#remove(chunk, i, k)
+    const p = chunk.paths[i] as string
+    this.dropped.set(p, (this.dropped.get(p) ?? 0) + k)
+    this.droppedTotal += k
+    if (chunk.remaining === 0 && !chunk.inflight) this.cool(chunk)
+    return k
+  }
+
+  /** Removes delivered readings; returns how many (what was dropped meanwhile is not counted twice). */
+  consume(slices: readonly Slice[]): number {
+    let removed = 0
+    for (const s of slices) {
+      const n = s.to - (s.chunk.off[s.i] ?? 0)
+      if (n <= 0) continue
+      this.#remove(s.chunk, s.i, n)
+      removed += n
+    }
+    while (this.#head < this.#items.length && (this.#items[this.#head] as Chunk).remaining === 0) this.#head++
+    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
+      this.#items.splice(0, this.#head)
+      this.#head = 0
+    }
+    return removed
+  }
+
+  clear(): void {
+    this.#items.length = 0
+    this.#head = 0
+    this.#warm = 0
+    this.buffered = 0
+    this.perStream.clear()
+  }
+}

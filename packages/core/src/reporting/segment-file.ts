@@ -1,0 +1,53 @@
+import { cp, mkdir, readFile, rename } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import type { Logger } from '../logger.js'
+
+/** A damaged outbox file found at start: what was wrong, and where it is kept (null: left in place). */
+export interface Quarantined {
+  file: string
+  kept: string | null
+  problem: string
+}
+
+/**
+ * Damaged files are never deleted: a copy (or the thing itself, when it
+ * cannot be opened at all) goes to `DIR/quarantine/`, named in the log; the
+ * caller lists it in `/status` and delivers what can be read.
+ */
+export async function quarantine(dir: string, file: string, how: 'copy' | 'move', why: string, logger: Logger): Promise<Quarantined> {
+  const target = join(dir, 'quarantine', `${basename(file)}.${Date.now()}`)
+  try {
+    await mkdir(join(dir, 'quarantine'), { recursive: true })
+    if (how === 'copy') await cp(file, target, { recursive: true })
+    else await rename(file, target)
+    logger.error(`outbox segment ${file}: ${why}; ${how === 'copy' ? 'a copy is' : 'it is'} kept in ${target}`)
+    return { file, kept: target, problem: why }
+  } catch (err) {
+    logger.error(`outbox segment ${file}: ${why}; it could not be set aside (${(err as Error).message}) and is left where it is`)
+    return { file, kept: null, problem: why }
+  }
+}
+
+/**
+ * Lines of a segment file that cannot be documents: NeDB skips them without a
+ * word. A torn last line (a write cut short by a crash, so no newline after it)
+ * is expected and not counted.
+ */
+export async function damagedLines(file: string): Promise<number> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    return 0 // not a readable file: opening it says why
+  }
+  const lines = text.split('\n')
+  // every line NeDB writes ends with a newline; one without it is the torn last one
+  const end = text.endsWith('\n') ? lines.length : lines.length - 1
+  let damaged = 0
+  for (let i = 0; i < end; i++) {
+    const line = lines[i] as string
+    if (line === '') continue
+    if (line.charCodeAt(0) !== 123 || line.charCodeAt(line.length - 1) !== 125 || line.includes('\u0000')) damaged++
+  }
+  return damaged
+}
