@@ -219,6 +219,65 @@ describe('the outbox in memory', () => {
   })
 })
 
+describe('an outbox of many small chunks', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-outbox-small-'))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+  const values = async (box: Outbox, p: string): Promise<number[]> => {
+    const lease = await box.take(Number.MAX_SAFE_INTEGER, 'r')
+    const out: number[] = []
+    lease.forEach((e, from, to) => e.p === p && e.r.slice(from, to).forEach(([, v]) => out.push(v as number)))
+    lease.release()
+    return out
+  }
+
+  it('rewrites a sealed segment as a few big chunks, keeping every undelivered reading in order', async () => {
+    const box = await Outbox.open(dir, { logger, segmentAgeMs: 40, memoryReadings: 50 })
+    for (let i = 0; i < 200; i++) await box.append([...entries(i, 1, '/a'), ...entries(i, 1, '/b')])
+    // a partial delivery first: what it took is not rewritten
+    const first = await box.take(30, 'r')
+    const taken = new Set<string>()
+    first.forEach((e, from, to) => e.r.slice(from, to).forEach(([, v]) => taken.add(`${e.p}:${v as number}`)))
+    first.ack()
+    first.release()
+    await box.settled()
+    await new Promise((r) => setTimeout(r, 50))
+    await box.append(entries(200, 1, '/a')) // the first segment is now old: sealed, and rewritten
+    await box.settled()
+    expect(box.chunks).toBeLessThanOrEqual(3)
+    expect(box.buffered).toBe(400 - 30 + 1)
+    expect((await readdir(dir)).filter((f) => f.endsWith('.merge'))).toEqual([])
+    const left = (p: string, n: number): number[] => Array.from({ length: n }, (_, k) => k).filter((v) => !taken.has(`${p}:${v}`))
+    const a = left('/a', 201)
+    const b = left('/b', 200)
+    expect(a.length + b.length).toBe(371)
+    expect(await values(box, '/a')).toEqual(a)
+    expect(await values(box, '/b')).toEqual(b)
+    const again = await Outbox.open(dir, { logger })
+    expect(await values(again, '/a')).toEqual(a)
+    expect(await values(again, '/b')).toEqual(b)
+    expect(again.restored).toBe(400 - 30 + 1)
+  })
+
+  it('rewrites small chunks found at start, and ignores a rewrite a crash cut short', async () => {
+    const box = await Outbox.open(dir, { logger })
+    for (let i = 0; i < 100; i++) await box.append(entries(i, 1))
+    await box.settled()
+    const [seg] = await readdir(dir)
+    await writeFile(join(dir, `${seg as string}.merge`), '{"_id":"c1","s":1,"t":1,"j":"[{\\"p\\":\\"/a\\",\\"u\\":\\"u\\",\\"r\\":[[1,999')
+    const again = await Outbox.open(dir, { logger })
+    expect(again.chunks).toBe(1)
+    expect(await readdir(dir)).toEqual([seg])
+    expect(await drain(again)).toEqual(Array.from({ length: 100 }, (_, k) => k))
+    const third = await Outbox.open(dir, { logger })
+    expect(await drain(third)).toEqual(Array.from({ length: 100 }, (_, k) => k))
+  })
+})
+
 describe('the outbox on disk while delivery keeps up', () => {
   let dir: string
   beforeEach(async () => {

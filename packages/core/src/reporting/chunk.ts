@@ -11,6 +11,25 @@ export interface OutboxEntry {
   r: Reading[]
 }
 
+/** `entries` cut into chunks of at most `max` readings, in order (an entry may be split between two). */
+export function splitChunks(entries: readonly OutboxEntry[], max: number): OutboxEntry[][] {
+  const chunks: OutboxEntry[][] = [[]]
+  let size = 0
+  for (const e of entries) {
+    for (let from = 0; from < e.r.length; ) {
+      if (size === max) {
+        chunks.push([])
+        size = 0
+      }
+      const take = Math.min(e.r.length - from, max - size)
+      ;(chunks[chunks.length - 1] as OutboxEntry[]).push({ p: e.p, u: e.u, r: from === 0 && take === e.r.length ? e.r : e.r.slice(from, from + take) })
+      size += take
+      from += take
+    }
+  }
+  return chunks
+}
+
 /** The documents of a segment file: chunks of readings, and how far each has been consumed. */
 export type SegmentDoc = { _id: string; s: number; t: number; j: string } | { _id: string; s: number; o: number[] }
 
@@ -70,6 +89,8 @@ export class Chunk {
   readonly total: number
   bytes: number
   inflight = false
+  /** Being rewritten into a bigger chunk: not lent, not trimmed. */
+  merging = false
   removed = false
   #entries: OutboxEntry[] | undefined
   constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => string = (p) => p) {

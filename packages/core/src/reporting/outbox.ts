@@ -1,9 +1,10 @@
-import { mkdir, readdir, stat } from 'node:fs/promises'
+import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
-import { Chunk, readSegmentDoc, type OutboxEntry, type Segment, type SegmentDoc, type Slice, type StoredChunk } from './chunk.js'
+import { Chunk, readSegmentDoc, splitChunks, type OutboxEntry, type Segment, type SegmentDoc, type Slice, type StoredChunk } from './chunk.js'
 import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
+import { mergeSegment, worthMerging } from './merge.js'
 import { ChunkQueue } from './queue.js'
 import { damagedLines, quarantine, type Quarantined } from './segment-file.js'
 import { Store } from './store.js'
@@ -90,6 +91,8 @@ export class Outbox implements LeaseOwner {
     await mkdir(dir, { recursive: true })
     // a crash inside NeDB's crash-safe rewrite can leave only `seg-N.db~`; NeDB restores it on load
     const names = await readdir(dir)
+    // a rewrite cut short by a crash: the segment it was made from is whole
+    for (const f of names) if (f.endsWith('.merge')) await rm(join(dir, f), { force: true })
     const files = [...new Set(names.map((f) => (f.endsWith('~') ? f.slice(0, -1) : f)).filter((f) => SEGMENT_FILE.test(f)))].sort()
     for (const f of files) {
       await box.#loadSegment(join(dir, f), Number(SEGMENT_FILE.exec(f)?.[1]))
@@ -128,7 +131,8 @@ export class Outbox implements LeaseOwner {
       else if (d?.kind === 'chunk') chunks.push(d.chunk)
     }
     chunks.sort((a, b) => a.s - b.s)
-    const seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: false }
+    let seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: false }
+    let live: Chunk[] = []
     for (const [k, c] of chunks.entries()) {
       if (k > 0 && c.j !== undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
       let e: OutboxEntry[]
@@ -146,10 +150,50 @@ export class Outbox implements LeaseOwner {
       }
       seg.live++
       seg.readings += chunk.remaining
-      this.#queue.push(chunk)
+      live.push(chunk)
     }
-    if (seg.live === 0) await this.#deleteSegment(seg)
-    else this.#segments.push(seg)
+    if (seg.live === 0) {
+      await this.#deleteSegment(seg)
+      return
+    }
+    if (worthMerging(live, this.#chunkReadings)) {
+      const merged = await this.#merge(seg, live, live.map((c) => c.entries))
+      if (merged) [seg, live] = merged
+    }
+    this.#segments.push(seg)
+    for (const chunk of live) this.#queue.push(chunk)
+  }
+
+  /** Rewrites a sealed segment as few chunks; the new segment and its chunks, or undefined if it could not be written (the old one stays, and says so). */
+  async #merge(seg: Segment, chunks: Chunk[], entries: OutboxEntry[][]): Promise<[Segment, Chunk[]] | undefined> {
+    try {
+      return await mergeSegment(seg, chunks, entries, this.#chunkReadings, () => this.#nextSeq++, this.#queue.intern)
+    } catch (err) {
+      this.#logger.warn(`could not rewrite ${seg.file} as fewer, bigger chunks (${(err as Error).message}); it is kept as it is`)
+      return undefined
+    }
+  }
+
+  /** After a segment is sealed: its small chunks rewritten as few, while nothing lends or trims them. */
+  async #mergeSealed(seg: Segment): Promise<void> {
+    if (!this.#segments.includes(seg)) return
+    const chunks = this.#queue.live().filter((c) => c.seg === seg)
+    if (!worthMerging(chunks, this.#chunkReadings) || chunks.some((c) => c.inflight)) return
+    for (const c of chunks) c.merging = true
+    try {
+      const entries: OutboxEntry[][] = []
+      for (const c of chunks) {
+        const e = c.warm ? c.entries : await this.#readBack(c)
+        if (e === undefined) return // said why; it is delivered as it is
+        entries.push(e)
+      }
+      const merged = await this.#merge(seg, chunks, entries)
+      if (!merged || !this.#segments.includes(seg)) return
+      this.#segments[this.#segments.indexOf(seg)] = merged[0]
+      this.#queue.replaceSegment(seg, merged[1])
+    } finally {
+      for (const c of chunks) c.merging = false
+    }
   }
 
   async #quarantine(file: string, how: 'copy' | 'move', why: string): Promise<void> {
@@ -178,11 +222,7 @@ export class Outbox implements LeaseOwner {
 
   /** Bytes of the undelivered readings (their share of the chunks they are stored in). */
   get undeliveredBytes(): number {
-    let total = 0
-    this.#queue.each((c) => {
-      if (c.remaining > 0 && c.total > 0) total += Math.round((c.bytes * c.remaining) / c.total)
-    })
-    return total
+    return this.#queue.undeliveredBytes()
   }
 
   /** Bytes of the segment files on disk. */
@@ -199,20 +239,7 @@ export class Outbox implements LeaseOwner {
    */
   async append(entries: OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return
-    const chunks: OutboxEntry[][] = [[]]
-    let size = 0
-    for (const e of entries) {
-      for (let from = 0; from < e.r.length; ) {
-        if (size === this.#chunkReadings) {
-          chunks.push([])
-          size = 0
-        }
-        const take = Math.min(e.r.length - from, this.#chunkReadings - size)
-        ;(chunks[chunks.length - 1] as OutboxEntry[]).push({ p: e.p, u: e.u, r: from === 0 && take === e.r.length ? e.r : e.r.slice(from, from + take) })
-        size += take
-        from += take
-      }
-    }
+    const chunks = splitChunks(entries, this.#chunkReadings)
     const now = Date.now()
     // each chunk's readings as one JSON string, one chunk per turn of the event loop: NeDB then checks,
     // copies and serializes a string, not every value (it did that with a replacer, value by value)
@@ -242,7 +269,7 @@ export class Outbox implements LeaseOwner {
       seg.live++
       seg.readings += chunk.remaining
       seg.written += chunk.total
-      seg.bytes += d.j.length
+      seg.bytes += d.j.length + 64 // the line: the readings and about 64 bytes of document
       this.#queue.push(chunk)
       for (const p of chunk.paths) touched.add(p)
     }
@@ -255,6 +282,7 @@ export class Outbox implements LeaseOwner {
     seg.sealed = true
     if (this.#active === seg) this.#active = undefined
     if (seg.live === 0) await this.#deleteSegment(seg)
+    else this.#progress = this.#progress.then(() => this.#mergeSealed(seg))
   }
 
   async #activeSegment(): Promise<Segment> {
@@ -271,25 +299,27 @@ export class Outbox implements LeaseOwner {
 
   /** Reads a cold chunk's readings back from its segment; a chunk that cannot be read is counted as dropped, and said so. */
   async #warmUp(chunk: Chunk): Promise<void> {
+    const e = await this.#readBack(chunk)
+    if (e !== undefined) this.#queue.warmWith(chunk, e)
+  }
+
+  async #readBack(chunk: Chunk): Promise<OutboxEntry[] | undefined> {
     let problem: string
     try {
       const d = readSegmentDoc(await chunk.seg.ds.get(`c${chunk.seq}`))
       if (d?.kind === 'chunk') {
         const e = d.chunk.j !== undefined ? (JSON.parse(d.chunk.j) as OutboxEntry[]) : (d.chunk.e as OutboxEntry[])
-        if (chunk.warm) return // warmed meanwhile
-        if (e.length === chunk.lengths.length && e.every((x, i) => x.r.length === chunk.lengths[i])) {
-          this.#queue.warmWith(chunk, e)
-          return
-        }
+        if (e.length === chunk.lengths.length && e.every((x, i) => x.r.length === chunk.lengths[i])) return e
         problem = 'it no longer matches what was stored'
       } else problem = 'it is missing'
     } catch (err) {
       problem = (err as Error).message
     }
-    if (chunk.warm) return
+    if (chunk.warm) return chunk.entries
     this.#logger.error(`outbox ${this.dir}: chunk ${chunk.seq} in ${chunk.seg.file} cannot be read back (${problem}); its ${chunk.remaining} undelivered readings are counted as dropped`)
     chunk.paths.forEach((_, i) => this.#queue.drop(chunk, i))
     void this.#persistProgress(chunk)
+    return undefined
   }
 
   // Over the cap by more than a tenth, a stream loses its oldest readings down
@@ -302,7 +332,7 @@ export class Outbox implements LeaseOwner {
       let excess = (this.perStream.get(p) ?? 0) - cap
       if (excess <= slack) continue
       this.#queue.each((chunk) => {
-        if (chunk.inflight || chunk.remaining === 0) return
+        if (chunk.inflight || chunk.merging || chunk.remaining === 0) return
         chunk.paths.forEach((cp, i) => {
           if (excess <= 0 || cp !== p) return
           const n = this.#queue.drop(chunk, i, excess)
@@ -321,6 +351,8 @@ export class Outbox implements LeaseOwner {
     let n = 0
     for (const chunk of this.#queue.live()) {
       if (n >= max) break
+      if (chunk.merging && n === 0) await this.#progress // the head is being rewritten: lend from the new chunks
+      if (chunk.merging) break
       if (!chunk.warm) await this.#warmUp(chunk)
       n += chunk.remaining
     }
@@ -328,7 +360,7 @@ export class Outbox implements LeaseOwner {
     n = 0
     this.#queue.each((chunk) => {
       if (chunk.remaining === 0) return true
-      if (!chunk.warm) return false // it came in meanwhile: the next take has it
+      if (!chunk.warm || chunk.merging) return false // it came in meanwhile: the next take has it
       for (let i = 0; i < chunk.lengths.length && n < max; i++) {
         const from = chunk.off[i] ?? 0
         const len = chunk.lengths[i] as number
@@ -410,6 +442,7 @@ export class Outbox implements LeaseOwner {
 
   /** Removes everything, files included (a deleted subscription). */
   async destroy(): Promise<void> {
+    await this.#progress // a rewrite in progress would bring a file back
     for (const seg of [...this.#segments]) await this.#deleteSegment(seg)
     this.#queue.clear()
   }

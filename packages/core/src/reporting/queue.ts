@@ -54,6 +54,16 @@ export class ChunkQueue {
     return this.#items[this.#head]?.created
   }
 
+  /** Bytes of the undelivered readings (their share of the chunks they are stored in). */
+  undeliveredBytes(): number {
+    let total = 0
+    for (let q = this.#head; q < this.#items.length; q++) {
+      const c = this.#items[q] as Chunk
+      if (c.remaining > 0 && c.total > 0) total += Math.round((c.bytes * c.remaining) / c.total)
+    }
+    return total
+  }
+
   /** Readings kept parsed in memory. */
   get warmReadings(): number {
     return this.#warm
@@ -90,6 +100,22 @@ export class ChunkQueue {
     if (chunk.warm) return
     chunk.warmWith(entries)
     this.#warm += chunk.total
+  }
+
+  /** The chunks of `seg` from the head on give way to `chunks` (the same readings, rewritten as fewer). */
+  replaceSegment(seg: Chunk['seg'], chunks: Chunk[]): void {
+    let first = -1
+    let last = -1
+    for (let q = this.#head; q < this.#items.length; q++) {
+      if ((this.#items[q] as Chunk).seg !== seg) continue
+      if (first === -1) first = q
+      last = q
+    }
+    if (first === -1) return
+    for (const old of this.#items.splice(first, last - first + 1, ...chunks)) if (old.warm) this.#warm -= old.total
+    for (const c of chunks) if (c.warm) this.#warm += c.total
+    while (this.#head < this.#items.length && (this.#items[this.#head] as Chunk).remaining === 0) this.#head++
+    this.fit()
   }
 
   /** Removes `n` readings of entry `i` from the backlog. */

@@ -1,4 +1,4 @@
-import { open, rm } from 'node:fs/promises'
+import { open, rename, rm } from 'node:fs/promises'
 import Datastore from 'nedb-promises'
 
 // NeDB, used the way its failure modes demand (measured when durable reporting was built):
@@ -13,16 +13,22 @@ type Raw = ReturnType<typeof Datastore.create>
 interface Original {
   getAllData(): unknown[]
   compactDatafileAsync(): Promise<void>
+  filename: string
+  persistence: { filename: string }
 }
 
 /** A NeDB file of documents of one shape, keyed by `_id`. */
 export class Store<T extends { _id: string }> {
-  readonly filename: string
+  #filename: string
   readonly #ds: Raw
 
   private constructor(filename: string, ds: Raw) {
-    this.filename = filename
+    this.#filename = filename
     this.#ds = ds
+  }
+
+  get filename(): string {
+    return this.#filename
   }
 
   /** Opens (or creates) the file and loads it. */
@@ -92,6 +98,19 @@ export class Store<T extends { _id: string }> {
     } finally {
       await fh.close()
     }
+  }
+
+  /**
+   * Renames the file over `target` (an atomic replace: a crash leaves the old
+   * file or this one, whole) and goes on writing there. No write may be in
+   * progress.
+   */
+  async moveTo(target: string): Promise<void> {
+    await rename(this.#filename, target)
+    this.#filename = target
+    // NeDB has no rename; both of its copies of the name are where its appends go
+    this.#original.filename = target
+    this.#original.persistence.filename = target
   }
 
   /** Deletes the file. */
