@@ -51,6 +51,12 @@ export interface ServerSettings {
   maxSubscriptions?: number
   /** The most HTTP connections open at once (default 256); more are closed as they arrive. */
   maxConnections?: number
+  /**
+   * The most bytes of undelivered readings all outboxes together may hold
+   * (`backlogBytes` in `/status`, summed); beyond it the oldest readings are
+   * dropped, counted and logged. No cap by default (each stream's MaxBuffer still applies).
+   */
+  maxOutboxBytes?: number
 }
 
 /** What `GET /status` shows. */
@@ -99,6 +105,7 @@ export class SmapInstance {
       timeoutMs: s.reportTimeout,
       backoffMs: s.retryBackoff,
       maxBackoffMs: s.maxRetryBackoff,
+      maxOutboxBytes: s.maxOutboxBytes,
       policy: { allowedHosts: s.reportHosts, allowLinkLocal: s.allowLinkLocal },
       logger: this.logger,
     })

@@ -124,13 +124,16 @@ describe('load', () => {
       'ReportTimeout = 5000',
       'RetryBackoff = 100',
       'MaxRetryBackoff = 30000',
+      'MaxSubscriptions = 20',
+      'MaxConnections = 64',
+      'MaxOutboxBytes = 512MB',
       '',
       '[/]',
       'type = Collection',
       `uuid = ${ROOT}`,
     ])
     const inst = await loadText(text, '/site/conf.ini')
-    expect(inst.server).toMatchObject({ dataDir: '/site/data', reportHosts: ['archiver.example', '10.0.0.5'], allowLinkLocal: true, flushInterval: 250 })
+    expect(inst.server).toMatchObject({ dataDir: '/site/data', reportHosts: ['archiver.example', '10.0.0.5'], allowLinkLocal: true, flushInterval: 250, maxOutboxBytes: 512 * 1024 * 1024 })
     expect(dumpText(inst, '/site')).toBe(text)
   })
 
@@ -205,7 +208,13 @@ describe('load', () => {
         'conf.ini:5 [/s] Properties/Timezone: unknown time zone "Pacific": use an IANA name such as America/Los_Angeles or UTC',
       )
       expect(await errorMessage(ini(['[server]', 'Port = http', ...root]))).toBe('conf.ini:2 [server] Port: expected a port number from 0 to 65535, got "http"')
-      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions, MaxConnections')
+      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions, MaxConnections, MaxOutboxBytes')
+      for (const size of ['lots', '100KB', '-5MB', '1.5 parsecs']) {
+        expect(await errorMessage(ini(['[server]', `MaxOutboxBytes = ${size}`, ...root]))).toBe(
+          `conf.ini:2 [server] MaxOutboxBytes: expected a size of at least 1MB, such as 512MB or 2GB (1KB = 1024 bytes), got "${size}"`,
+        )
+      }
+      expect((await loadText(ini(['[server]', 'MaxOutboxBytes = 2 GiB', ...root]), '/site/conf.ini')).server.maxOutboxBytes).toBe(2 * 1024 ** 3)
       expect(await errorMessage(ini([...root, '[/a b]', 'Properties/UnitofMeasure = V']))).toMatch(/^conf\.ini:3 \[\/a b\]: invalid path "\/a b"/)
     })
 

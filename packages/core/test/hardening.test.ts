@@ -196,6 +196,59 @@ describe('limits', () => {
 })
 
 
+describe('the outbox byte cap', () => {
+  it('drops the oldest readings of all outboxes beyond MaxOutboxBytes, counts them and says so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smap-bytecap-'))
+    logged.length = 0
+    const cap = 1024 * 1024
+    const sink = await startSink()
+    await sink.down()
+    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir, flushInterval: 10, maxOutboxBytes: cap, retryBackoff: 5, maxRetryBackoff: 20 } })
+    try {
+      inst.addTimeseries('/a', 'a', 'W')
+      inst.addTimeseries('/b', 'b', 'W')
+      // two subscribers that are down: both outboxes fill, the older readings go first whichever holds them
+      await inst.addReport({ uuid: '11111111-1111-4111-8111-111111111111', ReportResource: '/a', ReportDeliveryLocation: 'http://127.0.0.1:9/add', MaxBuffer: 1_000_000 })
+      await inst.addReport({ uuid: '22222222-2222-4222-8222-222222222222', ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 1_000_000 })
+      await inst.start()
+      const t0 = 1_700_000_000_000
+      let n = 0
+      for (let round = 0; round < 40; round++) {
+        for (let k = 0; k < 2500; k++, n++) {
+          inst.add('/a', t0 + n, n)
+          inst.add('/b', t0 + n, n)
+        }
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      await inst.flush()
+      await new Promise((r) => setTimeout(r, 50)) // a tick after the last write
+      const channels = Object.values((await inst.status()).reports).map((r) => r.channels[0] as ChannelStatus)
+      const bytes = channels.reduce((s, c) => s + c.backlogBytes, 0)
+      expect(bytes).toBeLessThanOrEqual(cap)
+      expect(bytes).toBeGreaterThan(cap / 2)
+      for (const c of channels) {
+        expect(c.dropped.total).toBeGreaterThan(0)
+        expect(c.added).toBe(c.delivered + c.dropped.total + c.deadLettered + c.backlogReadings + c.pending)
+      }
+      expect(logged.filter((l) => l.includes('hold more than MaxOutboxBytes (1MB)'))).toHaveLength(1)
+      // the newest readings are the ones kept: what arrives once the subscriber is back is the tail of each stream
+      const kept = channels[1]?.backlogReadings as number
+      await sink.up()
+      const end = Date.now() + 20_000
+      while (Date.now() < end && sink.uniqueValues('/a').length + sink.uniqueValues('/b').length < kept) await new Promise((r) => setTimeout(r, 50))
+      for (const p of ['/a', '/b']) {
+        const got = sink.uniqueValues(p)
+        expect(got.length).toBeGreaterThan(0)
+        expect(got).toEqual(Array.from({ length: got.length }, (_, k) => n - got.length + k))
+      }
+      await inst.stop()
+    } finally {
+      await sink.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('a full disk', () => {
   it.skipIf(!canMount)('is recovered from: what was held in memory is written in pieces as delivery frees space, and all of it arrives', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'smap-fulldisk-'))

@@ -236,8 +236,9 @@ describe('an outbox of many small chunks', () => {
   }
 
   it('rewrites a sealed segment as a few big chunks, keeping every undelivered reading in order', async () => {
-    const box = await Outbox.open(dir, { logger, segmentAgeMs: 40, memoryReadings: 50 })
-    for (let i = 0; i < 200; i++) await box.append([...entries(i, 1, '/a'), ...entries(i, 1, '/b')])
+    // the segment is closed when its 400th reading is written: by the 200th append
+    const box = await Outbox.open(dir, { logger, segmentReadings: 400, memoryReadings: 50 })
+    for (let i = 0; i < 199; i++) await box.append([...entries(i, 1, '/a'), ...entries(i, 1, '/b')])
     // a partial delivery first: what it took is not rewritten
     const first = await box.take(30, 'r')
     const taken = new Set<string>()
@@ -245,10 +246,10 @@ describe('an outbox of many small chunks', () => {
     first.ack()
     first.release()
     await box.settled()
-    await new Promise((r) => setTimeout(r, 50))
-    await box.append(entries(200, 1, '/a')) // the first segment is now old: sealed, and rewritten
+    await box.append([...entries(199, 1, '/a'), ...entries(199, 1, '/b')]) // closed, and rewritten
+    await box.append(entries(200, 1, '/a')) // into the next segment
     await box.settled()
-    expect(box.chunks).toBeLessThanOrEqual(3)
+    expect(box.chunks).toBe(2)
     expect(box.buffered).toBe(400 - 30 + 1)
     expect((await readdir(dir)).filter((f) => f.endsWith('.merge'))).toEqual([])
     const left = (p: string, n: number): number[] => Array.from({ length: n }, (_, k) => k).filter((v) => !taken.has(`${p}:${v}`))

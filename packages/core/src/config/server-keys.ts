@@ -2,7 +2,7 @@ import { dirname, relative, resolve } from 'node:path'
 import { ConfigError, type ConfigLocation } from '../errors.js'
 import type { ServerSettings } from '../instance.js'
 import type { IniSection } from './ini.js'
-import { readBoolean, readCount, readMs, readNonEmpty, readPort } from './values.js'
+import { readBoolean, readBytes, readCount, readMs, readNonEmpty, readPort, writeBytes } from './values.js'
 
 /**
  * The `[server]` keys: how each is read from its config text and written back.
@@ -37,6 +37,7 @@ const SERVER_KEYS: Array<{
   { key: 'MaxRetryBackoff', field: 'maxRetryBackoff', read: (v, w) => readMs(v, 1, 3_600_000, w), write: String },
   { key: 'MaxSubscriptions', field: 'maxSubscriptions', read: (v, w) => readCount(v, 1, 10_000, w), write: String },
   { key: 'MaxConnections', field: 'maxConnections', read: (v, w) => readCount(v, 1, 100_000, w), write: String },
+  { key: 'MaxOutboxBytes', field: 'maxOutboxBytes', read: (v, w) => readBytes(v, 1024 * 1024, w), write: writeBytes },
 ]
 
 /** The settings of a `[server]` section (none if there is no section). */

@@ -1,3 +1,4 @@
+import bytes from 'bytes'
 import { ConfigError, type ConfigLocation } from '../errors.js'
 
 /** What a port must be, in every message about one. */
@@ -34,6 +35,20 @@ function readWhole(value: string, min: number, max: number, where: ConfigLocatio
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN
   if (!(n >= min && n <= max)) throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected ${what} from ${min} to ${max}, got "${value}"`)
   return n
+}
+
+/** A size such as `512MB`, `2GB` or `1048576` (units of 1024: 1KB = 1024 bytes), at least `min` bytes. */
+export function readBytes(value: string, min: number, where: ConfigLocation): number {
+  const n = /^\d+(\.\d+)?\s*([kmgt]i?b|b)?$/i.test(value.trim()) ? bytes.parse(value.replace(/ib$/i, 'b')) : null
+  if (n === null || !Number.isFinite(n) || n < min) {
+    throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected a size of at least ${bytes.format(min)}, such as 512MB or 2GB (1KB = 1024 bytes), got "${value}"`)
+  }
+  return Math.floor(n)
+}
+
+/** A size as `readBytes` reads it back: `512MB`. */
+export function writeBytes(n: number): string {
+  return bytes.format(n, { unitSeparator: '' }) ?? String(n)
 }
 
 export function readBoolean(value: string, where: ConfigLocation): boolean {

@@ -2,11 +2,11 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
-import { Chunk, readSegmentDoc, splitChunks, type OutboxEntry, type Segment, type SegmentDoc, type Slice, type StoredChunk } from './chunk.js'
+import { Chunk, readSegmentDoc, splitChunks, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
 import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
 import { mergeSegment, worthMerging } from './merge.js'
 import { ChunkQueue } from './queue.js'
-import { damagedLines, quarantine, type Quarantined } from './segment-file.js'
+import { openSegment, quarantine, type Quarantined } from './segment-file.js'
 import { Store } from './store.js'
 import { DEFAULT_MAX_BUFFER } from './subscription.js'
 
@@ -109,28 +109,9 @@ export class Outbox implements LeaseOwner {
 
   async #loadSegment(file: string, n: number): Promise<void> {
     this.#nextSegment = Math.max(this.#nextSegment, n + 1)
-    // NeDB never settles on a directory or a device: set such a thing aside before it looks
-    if (!(await stat(file).then((st) => st.isFile(), () => true))) {
-      await this.#quarantine(file, 'move', 'not a file')
-      return
-    }
-    const damaged = await damagedLines(file)
-    if (damaged > 0) await this.#quarantine(file, 'copy', `${damaged} damaged line${damaged === 1 ? '' : 's'}; what can be read is kept`)
-    let ds: Store<SegmentDoc>
-    try {
-      ds = await Store.open<SegmentDoc>(file)
-    } catch (err) {
-      await this.#quarantine(file, 'move', `unreadable: ${(err as Error).message}`)
-      return
-    }
-    const offsets = new Map<number, number[]>()
-    const chunks: StoredChunk[] = []
-    for (const raw of ds.loaded()) {
-      const d = readSegmentDoc(raw)
-      if (d?.kind === 'offsets') offsets.set(d.s, d.o)
-      else if (d?.kind === 'chunk') chunks.push(d.chunk)
-    }
-    chunks.sort((a, b) => a.s - b.s)
+    const found = await openSegment(this.dir, file, this.#logger, (q) => this.quarantined.push(q))
+    if (found === undefined) return
+    const { ds, chunks, offsets } = found
     let seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: false }
     let live: Chunk[] = []
     for (const [k, c] of chunks.entries()) {
@@ -139,7 +120,7 @@ export class Outbox implements LeaseOwner {
       try {
         e = c.j !== undefined ? (JSON.parse(c.j) as OutboxEntry[]) : (c.e as OutboxEntry[])
       } catch (err) {
-        await this.#quarantine(file, 'copy', `chunk ${c.s} unreadable: ${(err as Error).message}`)
+        this.quarantined.push(await quarantine(this.dir, file, 'copy', `chunk ${c.s} unreadable: ${(err as Error).message}`, this.#logger))
         continue
       }
       const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg, c.j?.length ?? 0, this.#queue.intern)
@@ -194,10 +175,6 @@ export class Outbox implements LeaseOwner {
     } finally {
       for (const c of chunks) c.merging = false
     }
-  }
-
-  async #quarantine(file: string, how: 'copy' | 'move', why: string): Promise<void> {
-    this.quarantined.push(await quarantine(this.dir, file, how, why, this.#logger))
   }
 
   /** Readings waiting for delivery. */
@@ -343,6 +320,17 @@ export class Outbox implements LeaseOwner {
       })
     }
     for (const chunk of changed) void this.#persistProgress(chunk)
+  }
+
+  /** Drops the oldest chunk not on loan (the server's byte cap): the readings and bytes it held. */
+  dropOldest(): { readings: number; bytes: number } {
+    const chunk = this.#queue.live().find((c) => !c.inflight && !c.merging)
+    if (!chunk) return { readings: 0, bytes: 0 }
+    const bytes = Math.round((chunk.bytes * chunk.remaining) / Math.max(1, chunk.total))
+    let readings = 0
+    chunk.paths.forEach((_, i) => (readings += this.#queue.drop(chunk, i)))
+    void this.#persistProgress(chunk)
+    return { readings, bytes }
   }
 
   /** Up to `max` readings from the head, in order, on loan until acknowledged or released; `prefix` starts the batch id. */

@@ -6,7 +6,9 @@ import type { Logger } from '../logger.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { TreeView } from '../tree/tree.js'
 import type { Dispatcher } from 'undici'
+import bytes from 'bytes'
 import { Channel, type ChannelOptions, type ChannelStatus } from './channel.js'
+import type { Outbox } from './outbox.js'
 import { createDeliveryAgent } from './transports/connect-guard.js'
 import { SubscriptionStore } from './subscription-store.js'
 import { covers, type LocationPolicy, type ReportConfig, type ReportOrigin, type Subscription } from './subscription.js'
@@ -22,6 +24,8 @@ export interface ReporterOptions {
   /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */
   backoffMs?: number
   maxBackoffMs?: number
+  /** The most bytes of undelivered readings all outboxes may hold; beyond it the oldest go. */
+  maxOutboxBytes?: number
   /** Where saved subscriptions may deliver (checked again when they are restored). */
   policy?: LocationPolicy
   logger: Logger
@@ -166,12 +170,51 @@ export class Reporter {
 
   async #tick(): Promise<void> {
     if (this.autoFlush) await this.flush()
+    this.#capBytes()
     const now = Date.now()
     for (const sub of [...this.#subs.values()]) {
       if (sub.config.ExpireTime !== undefined && now >= sub.config.ExpireTime) {
         this.#options.logger.info(`report ${sub.config.uuid} expired; removing it`)
         await this.remove(sub.config.uuid)
       }
+    }
+  }
+
+  #overflow = { dropped: 0, loggedAt: 0 }
+
+  /** Over `maxOutboxBytes`, the oldest readings of all outboxes go first, counted as dropped; said at most once a minute. */
+  #capBytes(): void {
+    const cap = this.#options.maxOutboxBytes
+    if (cap === undefined) return
+    const boxes = [...this.#subs.values()].flatMap((s) => s.channels.map((c) => ({ uuid: s.config.uuid, box: c.outbox }))).filter((b) => b.box !== undefined)
+    let total = 0
+    const sizes = boxes.map((b) => (b.box as Outbox).undeliveredBytes)
+    for (const n of sizes) total += n
+    let dropped = 0
+    while (total > cap) {
+      // the outbox holding the oldest reading gives up its oldest chunk
+      let k = -1
+      for (let i = 0; i < boxes.length; i++) {
+        const t = (boxes[i]?.box as Outbox).oldest
+        if (t !== undefined && (sizes[i] as number) > 0 && (k === -1 || t < ((boxes[k]?.box as Outbox).oldest as number))) k = i
+      }
+      if (k === -1) break
+      const box = (boxes[k] as { box: Outbox }).box
+      const freed = box.dropOldest()
+      if (freed.readings === 0) break // all on loan to a delivery: next time
+      dropped += freed.readings
+      total -= freed.bytes
+      sizes[k] = (sizes[k] as number) - freed.bytes
+    }
+    if (dropped === 0) return
+    this.#overflow.dropped += dropped
+    const now = Date.now()
+    if (now - this.#overflow.loggedAt >= 60_000) {
+      this.#options.logger.warn(
+        `the outboxes hold more than MaxOutboxBytes (${bytes.format(cap)}) of undelivered readings: the oldest are dropped, ${this.#overflow.dropped} so far; they are counted in each report's dropped figures in /status`,
+      )
+      this.#overflow.loggedAt = now
+      this.#overflow.dropped = 0
     }
   }
 

@@ -1,12 +1,50 @@
-import { cp, mkdir, readFile, rename } from 'node:fs/promises'
+import { cp, mkdir, readFile, rename, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { Logger } from '../logger.js'
+import { readSegmentDoc, type SegmentDoc, type StoredChunk } from './chunk.js'
+import { Store } from './store.js'
 
 /** A damaged outbox file found at start: what was wrong, and where it is kept (null: left in place). */
 export interface Quarantined {
   file: string
   kept: string | null
   problem: string
+}
+
+/**
+ * Opens a segment file found at start: its store, its chunks in order and
+ * their offsets; undefined when it cannot be opened at all. What is damaged
+ * is set aside first (`found` hears of it), and what can be read is kept.
+ */
+export async function openSegment(
+  dir: string,
+  file: string,
+  logger: Logger,
+  found: (q: Quarantined) => void,
+): Promise<{ ds: Store<SegmentDoc>; chunks: StoredChunk[]; offsets: Map<number, number[]> } | undefined> {
+  // NeDB never settles on a directory or a device: set such a thing aside before it looks
+  if (!(await stat(file).then((st) => st.isFile(), () => true))) {
+    found(await quarantine(dir, file, 'move', 'not a file', logger))
+    return undefined
+  }
+  const damaged = await damagedLines(file)
+  if (damaged > 0) found(await quarantine(dir, file, 'copy', `${damaged} damaged line${damaged === 1 ? '' : 's'}; what can be read is kept`, logger))
+  let ds: Store<SegmentDoc>
+  try {
+    ds = await Store.open<SegmentDoc>(file)
+  } catch (err) {
+    found(await quarantine(dir, file, 'move', `unreadable: ${(err as Error).message}`, logger))
+    return undefined
+  }
+  const offsets = new Map<number, number[]>()
+  const chunks: StoredChunk[] = []
+  for (const raw of ds.loaded()) {
+    const d = readSegmentDoc(raw)
+    if (d?.kind === 'offsets') offsets.set(d.s, d.o)
+    else if (d?.kind === 'chunk') chunks.push(d.chunk)
+  }
+  chunks.sort((a, b) => a.s - b.s)
+  return { ds, chunks, offsets }
 }
 
 /**
@@ -33,7 +71,7 @@ export async function quarantine(dir: string, file: string, how: 'copy' | 'move'
  * word. A torn last line (a write cut short by a crash, so no newline after it)
  * is expected and not counted.
  */
-export async function damagedLines(file: string): Promise<number> {
+async function damagedLines(file: string): Promise<number> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
