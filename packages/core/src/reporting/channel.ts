@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
-import type { Reading, ReadingValue } from '@smap/sdk'
+import type { ReadingValue } from '@smap/sdk'
 import type { Dispatcher } from 'undici'
 import type { Logger } from '../logger.js'
 import type { Timeseries } from '../tree/timeseries.js'
@@ -9,8 +9,10 @@ import { backoffDelay } from './backoff.js'
 import type { OutboxEntry } from './chunk.js'
 import { DeadLetters } from './dead-letters.js'
 import type { OutboxLease } from './lease.js'
+import { lendFromMemory } from './memory-lease.js'
 import { Outbox } from './outbox.js'
 import { PayloadBuilder } from './payload.js'
+import { PendingReadings } from './pending.js'
 import type { ReportConfig } from './subscription.js'
 import { postReport } from './transports/http.js'
 
@@ -67,10 +69,13 @@ export class Channel {
   readonly #payloads: PayloadBuilder
   outbox: Outbox | undefined
   #deadLetters: DeadLetters | undefined
-  #pending = new Map<Timeseries, Reading[]>()
-  #pendingCount = 0
+  readonly #pending = new PendingReadings()
   // readings on their way into the outbox: no longer pending, not yet in it
   #appending = 0
+  // readings lent straight from memory to a delivery while the outbox cannot be written
+  #lent = 0
+  #lends = 0
+  #memoryRetryAt = 0
   #writing: Promise<void> = Promise.resolve()
   #writeRetryAt = 0
   #recovering = false
@@ -103,23 +108,19 @@ export class Channel {
 
   /** Readings not yet in the outbox: held in memory, or being written. */
   get pendingCount(): number {
-    return this.#pendingCount + this.#appending
+    return this.#pending.count + this.#appending + this.#lent
   }
 
   /** Holds a reading in memory until the next flush. */
   push(ts: Timeseries, time: number, value: ReadingValue): void {
-    let arr = this.#pending.get(ts)
-    if (arr === undefined) this.#pending.set(ts, (arr = []))
-    arr.push([time, value])
-    this.#pendingCount++
+    this.#pending.push(ts, time, value)
     this.#added++
   }
 
   /** Forgets readings not yet written to the outbox (a failed import chunk). */
   discardPending(): void {
-    this.#added -= this.#pendingCount
-    this.#pending = new Map()
-    this.#pendingCount = 0
+    this.#added -= this.#pending.count
+    this.#pending.clear()
   }
 
   #opened: Promise<void> | undefined
@@ -144,13 +145,15 @@ export class Channel {
   }
 
   async #flushNow(): Promise<void> {
-    if (!this.outbox || this.#pending.size === 0) return
+    // while readings are lent from memory, newer ones wait, so that a stream's readings stay in order
+    if (!this.outbox || this.#pending.empty || this.#lent > 0) return
     if (this.#recovering && Date.now() < this.#writeRetryAt) {
-      this.#capPending()
+      this.droppedPending += this.#pending.cap(this.#config().MaxBuffer)
+      this.#wake?.() // they may go straight from memory
       return
     }
     // after a failed write, what is held goes in small pieces, so it fits as space returns
-    while (this.#pending.size > 0) {
+    while (!this.#pending.empty) {
       const ok = await this.#write(this.#recovering ? RECOVERY_PIECE : Number.POSITIVE_INFINITY)
       if (!ok || !this.#recovering) return
     }
@@ -160,7 +163,7 @@ export class Channel {
   /** Writes up to `max` pending readings (oldest first per stream) to the outbox; false if the write failed. */
   async #write(max: number): Promise<boolean> {
     const outbox = this.outbox as Outbox
-    const batch = this.#takePending(max)
+    const batch = this.#pending.take(max)
     let count = 0
     const entries: OutboxEntry[] = []
     for (const [ts, r] of batch) {
@@ -177,49 +180,14 @@ export class Channel {
       this.#appending = 0
       // keep them in memory (bounded by the cap), ahead of what came since, and try again in a while
       this.#writeRetryAt = Date.now() + 5000
-      for (const [ts, r] of this.#pending) {
-        const before = batch.get(ts)
-        batch.set(ts, before ? before.concat(r) : r)
+      this.#pending.putBack(batch, count)
+      this.droppedPending += this.#pending.cap(this.#config().MaxBuffer)
+      if (!this.#recovering) {
+        this.#options.logger.error(`report ${this.#uuid}: cannot write its outbox in ${this.dir}; readings are held in memory (up to MaxBuffer a stream), delivered from there, and written again in pieces every 5 s`, err)
       }
-      this.#pending = batch
-      this.#pendingCount += count
-      this.#capPending()
-      if (!this.#recovering) this.#options.logger.error(`report ${this.#uuid}: cannot write its outbox in ${this.dir}; readings are held in memory and written again in pieces every 5 s`, err)
       this.#recovering = true
+      this.#wake?.()
       return false
-    }
-  }
-
-  /** Takes up to `max` readings out of the pending ones, the oldest of each stream first. */
-  #takePending(max: number): Map<Timeseries, Reading[]> {
-    if (this.#pendingCount <= max) {
-      const all = this.#pending
-      this.#pending = new Map()
-      this.#pendingCount = 0
-      return all
-    }
-    const piece = new Map<Timeseries, Reading[]>()
-    let n = 0
-    for (const [ts, r] of this.#pending) {
-      if (n >= max) break
-      const take = Math.min(r.length, max - n)
-      piece.set(ts, r.splice(0, take))
-      if (r.length === 0) this.#pending.delete(ts)
-      n += take
-    }
-    this.#pendingCount -= n
-    return piece
-  }
-
-  #capPending(): void {
-    const cap = this.#config().MaxBuffer
-    for (const r of this.#pending.values()) {
-      if (r.length > cap) {
-        const n = r.length - cap
-        r.splice(0, n)
-        this.#pendingCount -= n
-        this.droppedPending += n
-      }
     }
   }
 
@@ -232,6 +200,10 @@ export class Channel {
         const resource = this.#config().ReportResource
         if (this.#payloads.anyCovered(resource)) await this.#send(undefined, `${this.#uuid}:meta:${Date.now()}`)
         else this.#needFull = false // nothing to describe yet: streams are described with their first readings
+        continue
+      }
+      if (this.#fromMemory()) {
+        await this.#sendFromMemory()
         continue
       }
       const lease = await outbox.take(MAX_READINGS_PER_POST, this.#uuid)
@@ -248,6 +220,31 @@ export class Channel {
     this.#state = 'stopped'
   }
 
+  /** Whether to deliver straight from memory: the last outbox write failed, and the outbox holds nothing to send before what memory holds. */
+  #fromMemory(): boolean {
+    // the outbox comes first: once it is time to try writing again, the next flush does
+    return this.#recovering && Date.now() < this.#writeRetryAt && this.#pending.count > 0 && this.#lent === 0 && (this.outbox?.buffered ?? 0) === 0
+  }
+
+  /** One try to deliver what memory holds; what is not acknowledged goes back, and is tried again in 5 s. */
+  async #sendFromMemory(): Promise<void> {
+    const batch = this.#pending.take(MAX_READINGS_PER_POST)
+    for (const r of batch.values()) this.#lent += r.length
+    const lease = lendFromMemory(batch, `${this.#uuid}:memory:${Date.now()}.${this.#lends++}`, {
+      removed: (n) => (this.#lent -= n),
+      giveBack: (rest, count) => {
+        this.#pending.putBack(rest, count)
+        this.#lent -= count
+        if (count > 0) this.#memoryRetryAt = Date.now() + 5000
+      },
+    })
+    try {
+      await this.#send(lease, lease.id, true)
+    } finally {
+      lease.release()
+    }
+  }
+
   /** Resolves when there is something to send; true when it is only the MaxPeriod keepalive. */
   async #waitForWork(): Promise<boolean> {
     for (;;) {
@@ -255,12 +252,14 @@ export class Channel {
       const config = this.#config()
       const now = Date.now()
       const earliest = this.#lastDelivery + config.MinPeriod * 1000
-      const hasWork = this.#needFull || (this.outbox?.buffered ?? 0) > 0
+      const fromMemory = this.#fromMemory()
+      const hasWork = this.#needFull || (this.outbox?.buffered ?? 0) > 0 || (fromMemory && now >= this.#memoryRetryAt)
       const keepaliveAt = config.MaxPeriod === undefined ? Number.POSITIVE_INFINITY : this.#lastDelivery + config.MaxPeriod * 1000
       if (hasWork && now >= earliest) return false
       if (now >= keepaliveAt) return true
       this.#state = 'idle'
-      await this.#sleep(Math.min(hasWork ? earliest : keepaliveAt, now + 60_000) - now, true)
+      const wakeAt = hasWork ? earliest : Math.min(keepaliveAt, fromMemory ? this.#memoryRetryAt : Number.POSITIVE_INFINITY)
+      await this.#sleep(Math.min(wakeAt, now + 60_000) - now, true)
     }
   }
 
@@ -278,8 +277,12 @@ export class Channel {
     })
   }
 
-  /** Sends one batch (no lease: the description of every stream) until it is acknowledged, split, dead-lettered, or the channel stops. */
-  async #send(lease: OutboxLease | undefined, id: string): Promise<void> {
+  /**
+   * Sends one batch (no lease: the description of every stream) until it is
+   * acknowledged, split, dead-lettered, or the channel stops (`once`: or it
+   * fails once). True if every reading was acknowledged or set aside.
+   */
+  async #send(lease: OutboxLease | undefined, id: string, once = false): Promise<boolean> {
     const opts = this.#options
     const metaOnly = lease === undefined
     let failures = 0
@@ -289,7 +292,7 @@ export class Channel {
       const location = this.locations[this.#location] as string
       this.#state = failures === 0 ? 'delivering' : 'retrying'
       const outcome = await postReport(location, payload.json, { gzip: config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal, dispatcher: opts.dispatcher?.() })
-      if (!this.#running && outcome.kind !== 'ok') return
+      if (!this.#running && outcome.kind !== 'ok') return false
       if (outcome.kind === 'ok') {
         // counted in the same tick as the ack takes them off the backlog, so the books always balance
         if (lease && lease.count > 0) this.#delivered += lease.ack()
@@ -299,20 +302,20 @@ export class Channel {
         this.#lastSuccess = Date.now()
         this.#lastDelivery = this.#lastSuccess
         this.#state = 'idle'
-        return
+        return true
       }
       this.#lastError = { message: outcome.error, time: Date.now() }
       if (outcome.kind === 'split' && lease && lease.count > 1) {
         const [a, b] = lease.split()
-        await this.#send(a, a.id)
-        await this.#send(b, b.id)
-        return
+        // in order: the second half goes only once the first is done with
+        return (await this.#send(a, a.id, once)) && (await this.#send(b, b.id, once))
       }
       if (outcome.kind === 'split' || outcome.kind === 'reject') {
-        if (lease) await this.#deadLetter(lease, outcome.error)
-        else this.#needFull = false // the data batches carry the objects again
-        return
+        if (lease) return this.#deadLetter(lease, outcome.error)
+        this.#needFull = false // the data batches carry the objects again
+        return true
       }
+      if (once) return false
       // retry: the next location first; after a full round, back off
       failures++
       this.#location = (this.#location + 1) % this.locations.length
@@ -323,9 +326,10 @@ export class Channel {
         await this.#sleep(Math.min(delay, 10 * 60_000), false)
       }
     }
+    return false
   }
 
-  async #deadLetter(lease: OutboxLease, error: string): Promise<void> {
+  async #deadLetter(lease: OutboxLease, error: string): Promise<boolean> {
     const letters = this.#deadLetters as DeadLetters
     try {
       const evicted = await letters.add(lease, error)
@@ -335,11 +339,12 @@ export class Channel {
       // could not set it aside: keep it in the outbox rather than lose it
       this.#options.logger.error(`report ${this.#uuid}: cannot store a rejected batch in ${this.dir}/deadletters.db; it stays in the outbox`, err)
       await this.#sleep(5000, false)
-      return
+      return false
     }
     this.deadLettered += lease.ack()
     await this.outbox?.settled()
     this.#options.logger.warn(`report ${this.#uuid}: batch ${lease.id} (${lease.count} readings) was rejected (${error}); it is kept as a dead letter, replay it with POST /reports/${this.#uuid}/replay`)
+    return true
   }
 
   /** Moves dead letters back into the outbox; resolves with how many readings. */
@@ -357,15 +362,6 @@ export class Channel {
 
   async stop(): Promise<void> {
     await this.flush()
-    if (this.#pendingCount > 0) {
-      // never in silence: say how many, and count them as dropped
-      this.#options.logger.error(
-        `report ${this.#uuid}: ${this.#pendingCount} readings could not be written to its outbox in ${this.dir} (${this.outbox?.writeError ?? 'not open'}) and are lost as it stops`,
-      )
-      this.droppedPending += this.#pendingCount
-      this.#pending = new Map()
-      this.#pendingCount = 0
-    }
     this.#running = false
     // a POST on the wire gets a moment to be acknowledged, so that a clean stop sends nothing twice
     if (this.#state === 'delivering') await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 1000))])
@@ -373,6 +369,17 @@ export class Channel {
     this.#wake?.()
     await this.#loop
     this.#abort = new AbortController()
+    this.#writeRetryAt = 0 // a last try to write what is held, however recently a write failed
+    await this.flush() // ... what a delivery from memory gave back included
+    const held = this.#pending.count
+    if (held > 0) {
+      // never in silence: say how many, and count them as dropped
+      this.#options.logger.error(
+        `report ${this.#uuid}: ${held} readings could not be written to its outbox in ${this.dir} (${this.outbox?.writeError ?? 'not open'}) and are lost as it stops`,
+      )
+      this.droppedPending += held
+      this.#pending.clear()
+    }
   }
 
   async destroy(): Promise<void> {

@@ -69,6 +69,20 @@ export interface Segment {
   damaged: boolean
 }
 
+/** Where a chunk lent straight from memory belongs: no file (the disk is failing). */
+export const MEMORY_SEGMENT: Readonly<Segment> = Object.freeze({
+  n: 0,
+  file: '(memory)',
+  ds: undefined as unknown as Store<SegmentDoc>,
+  live: 0,
+  readings: 0,
+  written: 0,
+  bytes: 0,
+  created: 0,
+  sealed: true,
+  damaged: true,
+})
+
 /**
  * Up to 10,000 readings stored as one document. What delivery and the cap
  * need (each entry's path and length, the offsets) is always in memory; the

@@ -111,8 +111,9 @@ export class Outbox implements LeaseOwner {
     this.#nextSegment = Math.max(this.#nextSegment, n + 1)
     const found = await openSegment(this.dir, file, this.#logger, (q) => this.quarantined.push(q))
     if (found === undefined) return
-    const { ds, chunks, offsets } = found
-    let seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: false }
+    const { ds, chunks, offsets, readOnly } = found
+    // a segment read as it is on a full disk may end with a torn line: nothing is appended to it
+    let seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: readOnly }
     let live: Chunk[] = []
     for (const [k, c] of chunks.entries()) {
       if (k > 0 && c.j !== undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
@@ -126,7 +127,8 @@ export class Outbox implements LeaseOwner {
       const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg, c.j?.length ?? 0, this.#queue.intern)
       this.#nextSeq = Math.max(this.#nextSeq, c.s + 1)
       if (chunk.remaining === 0) {
-        await this.#removeDocs(chunk)
+        // not recorded (a full disk): it is found delivered again next time
+        if (!seg.damaged) await this.#removeDocs(chunk).catch(() => {})
         continue
       }
       seg.live++

@@ -4,6 +4,9 @@ import type { Logger } from '../logger.js'
 import { readSegmentDoc, type SegmentDoc, type StoredChunk } from './chunk.js'
 import { Store } from './store.js'
 
+/** Errors that mean the disk (or the quota) is full. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT'])
+
 /** A damaged outbox file found at start: what was wrong, and where it is kept (null: left in place). */
 export interface Quarantined {
   file: string
@@ -21,7 +24,7 @@ export async function openSegment(
   file: string,
   logger: Logger,
   found: (q: Quarantined) => void,
-): Promise<{ ds: Store<SegmentDoc>; chunks: StoredChunk[]; offsets: Map<number, number[]> } | undefined> {
+): Promise<{ ds: Store<SegmentDoc>; chunks: StoredChunk[]; offsets: Map<number, number[]>; readOnly: boolean } | undefined> {
   // NeDB never settles on a directory or a device: set such a thing aside before it looks
   if (!(await stat(file).then((st) => st.isFile(), () => true))) {
     found(await quarantine(dir, file, 'move', 'not a file', logger))
@@ -30,11 +33,20 @@ export async function openSegment(
   const damaged = await damagedLines(file)
   if (damaged > 0) found(await quarantine(dir, file, 'copy', `${damaged} damaged line${damaged === 1 ? '' : 's'}; what can be read is kept`, logger))
   let ds: Store<SegmentDoc>
+  let readOnly = false
   try {
     ds = await Store.open<SegmentDoc>(file)
   } catch (err) {
-    found(await quarantine(dir, file, 'move', `unreadable: ${(err as Error).message}`, logger))
-    return undefined
+    try {
+      // a full disk is no reason to set a file aside: NeDB could not rewrite it, so read it as it is
+      if (!NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+      ds = await Store.open<SegmentDoc>(file, { rewrite: false })
+      readOnly = true
+      logger.warn(`outbox segment ${file}: loaded as it is (${(err as Error).message}); it is delivered, and its delivery progress is recorded only when all of it has been delivered`)
+    } catch (again) {
+      found(await quarantine(dir, file, 'move', `unreadable: ${(again as Error).message}`, logger))
+      return undefined
+    }
   }
   const offsets = new Map<number, number[]>()
   const chunks: StoredChunk[] = []
@@ -44,7 +56,7 @@ export async function openSegment(
     else if (d?.kind === 'chunk') chunks.push(d.chunk)
   }
   chunks.sort((a, b) => a.s - b.s)
-  return { ds, chunks, offsets }
+  return { ds, chunks, offsets, readOnly }
 }
 
 /**

@@ -14,7 +14,7 @@ interface Original {
   getAllData(): unknown[]
   compactDatafileAsync(): Promise<void>
   filename: string
-  persistence: { filename: string }
+  persistence: { filename: string; persistCachedDatabaseAsync: () => Promise<void> }
 }
 
 /** A NeDB file of documents of one shape, keyed by `_id`. */
@@ -31,10 +31,23 @@ export class Store<T extends { _id: string }> {
     return this.#filename
   }
 
-  /** Opens (or creates) the file and loads it. */
-  static async open<T extends { _id: string }>(filename: string): Promise<Store<T>> {
+  /**
+   * Opens (or creates) the file and loads it. NeDB rewrites a file when it
+   * loads it, which needs as much free space as the file takes; `rewrite:
+   * false` loads it as it is (on a full disk).
+   */
+  static async open<T extends { _id: string }>(filename: string, options: { rewrite?: boolean } = {}): Promise<Store<T>> {
     const ds = Datastore.create({ filename, corruptAlertThreshold: 1, autoload: false })
-    await ds.load()
+    if (options.rewrite === false) {
+      const persistence = (ds as unknown as { __original: Original }).__original.persistence
+      const rewrite = persistence.persistCachedDatabaseAsync
+      persistence.persistCachedDatabaseAsync = async () => {}
+      try {
+        await ds.load()
+      } finally {
+        persistence.persistCachedDatabaseAsync = rewrite
+      }
+    } else await ds.load()
     return new Store<T>(filename, ds)
   }
 
