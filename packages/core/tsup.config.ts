@@ -1,3 +1,4 @@
 import { packageConfig } from '../../tsup.base.js'
 
-export default packageConfig()
+// the worker a driver runs in under `Isolation = worker` is its own entry, beside index.js
+export default packageConfig({ entry: { index: 'src/index.ts', 'worker-entry': 'src/drivers/worker-entry.ts' } })

@@ -13,6 +13,7 @@ import { mergeMetadata } from '../tree/metadata.js'
 import { checkProperties } from '../tree/timeseries.js'
 import { parseIni, type IniEntry, type IniSection } from './ini.js'
 import { readServer } from './server-keys.js'
+import { readCount } from './values.js'
 
 /** Options of `load`. */
 export interface LoadOptions {
@@ -207,6 +208,8 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
   const common: CommonKeys = { metadata: [] }
   const source: DriverSource = { ref: typeEntry.value, rawOptions: {}, metadata: {} }
   const lines = new Map<string, number>()
+  let isolation: DriverSource['isolation']
+  let workerMemory: number | undefined
   for (const e of section.entries) {
     const where = { ...sectionWhere, line: e.line, key: e.key }
     const lower = e.key.toLowerCase()
@@ -215,7 +218,16 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
       if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a key that names the driver instance durably')
       source.key = e.value
     } else if (lower === 'uuid') source.uuid = readUuid(e, where)
-    else {
+    else if (lower === 'isolation') {
+      const v = e.value.toLowerCase()
+      if (v !== 'worker' && v !== 'none') throw new ConfigError('SMAP_CONFIG_INVALID', where, `expected worker (run the driver in a thread of its own) or none, got "${e.value}"`)
+      if (v === 'worker') {
+        if (!resolved.module) throw new ConfigError('SMAP_CONFIG_INVALID', where, `${typeEntry.value} is built in and runs in the main thread; Isolation = worker is for driver packages and modules`)
+        isolation = { module: resolved.module, memoryMb: isolation?.memoryMb }
+      }
+    } else if (lower === 'workermemory') {
+      workerMemory = readCount(e.value, 16, 16_384, where)
+    } else {
       source.rawOptions[e.key] = e.value
       lines.set(e.key, e.line)
     }
@@ -240,6 +252,10 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
     }
   }
   if (common.description) source.description = common.description.value
+  if (isolation) source.isolation = { ...isolation, ...(workerMemory === undefined ? {} : { memoryMb: workerMemory }) }
+  else if (workerMemory !== undefined) {
+    throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, key: 'WorkerMemory' }, 'WorkerMemory limits a driver run with Isolation = worker; add that line, or remove this one')
+  }
   try {
     inst.addDriver(section.name, resolved.definition, source.rawOptions, source)
   } catch (err) {

@@ -6,6 +6,7 @@ import { uuid5 } from '../tree/identity.js'
 import { flattenMetadata } from '../tree/metadata.js'
 import type { Tree } from '../tree/tree.js'
 import { createContext, type ContextOwner } from './context.js'
+import type { DriverModule } from './isolate.js'
 import { periodic, type PeriodicJob } from './periodic.js'
 import { StateKeeper, type StateBackend } from './state-store.js'
 import { withTimeout } from './timeout.js'
@@ -44,6 +45,8 @@ export interface DriverSource {
   /** `Metadata/*` of the section: overrides what the driver sets. */
   metadata: Metadata
   description?: string
+  /** `Isolation = worker`: the driver runs in a worker thread of its own (`WorkerMemory` MB of heap). */
+  isolation?: { module: DriverModule; memoryMb?: number }
 }
 
 /** A driver's line in `/status`. */

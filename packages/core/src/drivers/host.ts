@@ -4,6 +4,7 @@ import type { Collection } from '../tree/collection.js'
 import { isWithin, normalizePath } from '../tree/path.js'
 import { checkDriverOptions, parseDriverDefinition } from './definition.js'
 import { DriverInstance, type DriverEnv, type DriverSource, type DriverStatus, type SupervisionOptions } from './driver-instance.js'
+import { isolate } from './isolate.js'
 
 /** The drivers of a source: where each is attached, their lifecycle as a whole, their status. */
 export class DriverHost {
@@ -32,7 +33,10 @@ export class DriverHost {
     const tree = this.#env.tree
     const coll = p === '/' ? (tree.getCollection('/') as Collection) : tree.addCollection(p, { description: source.description })
     const rawOptions = source.rawOptions ?? Object.fromEntries(Object.entries(options).map(([k, v]) => [k, String(v)]))
-    const driver = new DriverInstance(this.#env, p, def, parsed, { ...source, rawOptions, metadata: source.metadata ?? {} }, source)
+    // in a worker, the driver starts from the state this instance keeps
+    const self: { driver?: DriverInstance } = {}
+    const run = source.isolation ? isolate(def, source.isolation.module, { memoryMb: source.isolation.memoryMb }, () => self.driver?.stateSnapshot() ?? {}) : def
+    const driver = (self.driver = new DriverInstance(this.#env, p, run, parsed, { ...source, rawOptions, metadata: source.metadata ?? {} }, source))
     coll._owner = driver
     this.#drivers.set(p, driver)
     if (this.#started) void driver.setup().then((ok) => (ok ? driver.start() : undefined))

@@ -8,12 +8,15 @@ import { SDK_VERSION, type DriverDefinition } from '@smap/sdk'
 import { smapError } from '../errors.js'
 import { parseDriverDefinition } from './definition.js'
 import { baseDriver } from './base-driver.js'
+import type { DriverModule } from './isolate.js'
 
 /** A driver found and checked, ready to attach. */
 export interface ResolvedDriver {
   /** The reference as the config wrote it, e.g. `smap-driver-x#Meter`. */
   ref: string
   definition: DriverDefinition
+  /** The module and export it came from (none for the built-in driver), for `Isolation = worker`. */
+  module?: DriverModule
 }
 
 const BUILTIN = Symbol('builtin')
@@ -96,7 +99,7 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
   const definition = parseDriverDefinition(mod[exportName], label)
   const file = fileURLToPath(url)
   await checkSdkRange(file, packageName, spec)
-  return { ref, definition }
+  return { ref, definition, module: { url, exportName } }
 }
 
 /** Refuses a driver whose declared @smap/sdk range does not include the running SDK. */

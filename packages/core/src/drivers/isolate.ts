@@ -1,0 +1,182 @@
+import { Worker } from 'node:worker_threads'
+import type { DriverContext, DriverDefinition, DriverJob } from '@smap/sdk'
+import type { ContextCall, FromWorker, ToWorker, WorkerStart } from './worker-protocol.js'
+
+/** Where the driver module is, for a worker to import it. */
+export interface DriverModule {
+  url: string
+  exportName: string
+}
+
+/** Limits of a driver's worker thread. */
+export interface IsolationOptions {
+  /** Its heap, MB (default 128): a driver that allocates beyond it is terminated and restarted. */
+  memoryMb?: number
+  /** How long its event loop may stop answering before it is terminated, ms (default 5 s). */
+  stallMs?: number
+}
+
+/** The worker entry: built beside index.js; run from source (tests), it needs tsx. */
+const ENTRY = import.meta.url.endsWith('.ts') ? new URL('./worker-entry.ts', import.meta.url) : new URL('./worker-entry.js', import.meta.url)
+
+/**
+ * `definition` run in a worker thread of its own (`Isolation = worker`): its
+ * setup, start, stop, load and polls are carried out there, and what it does
+ * to its context is applied here. A busy loop (no answer for `stallMs`), a
+ * heap beyond `memoryMb` or a crash of the thread fails the driver like a
+ * throw would, so the host restarts it with backoff, in a new thread, while
+ * the server and the other drivers go on.
+ */
+export function isolate(definition: DriverDefinition, module: DriverModule, options: IsolationOptions, state: () => Record<string, unknown>): DriverDefinition {
+  let link: WorkerLink | undefined
+  // a new thread runs the driver's setup there, then what was asked; the tree here is kept across restarts
+  const open = async (ctx: DriverContext, opts: unknown): Promise<WorkerLink> => {
+    await link?.close()
+    const l = new WorkerLink(ctx, module, options)
+    link = l
+    try {
+      await l.call({ t: 'call', id: 0, what: 'setup', options: opts, state: state() })
+    } catch (err) {
+      await l.close()
+      if (link === l) link = undefined
+      throw err
+    }
+    return l
+  }
+  const live = async (ctx: DriverContext, opts: unknown): Promise<WorkerLink> => (link && !link.faulted ? link : open(ctx, opts))
+  return {
+    name: definition.name,
+    ...(definition.description === undefined ? {} : { description: definition.description }),
+    ...(definition.options === undefined ? {} : { options: definition.options }),
+    async setup(ctx, opts) {
+      await open(ctx, opts)
+    },
+    // after a failure the host runs start again, not setup (its streams are still in the tree)
+    async start(ctx, opts) {
+      await (await live(ctx, opts)).call({ t: 'call', id: 0, what: 'start', options: opts })
+    },
+    async stop() {
+      const l = link
+      link = undefined
+      if (!l) return
+      try {
+        if (!l.faulted) await l.call({ t: 'call', id: 0, what: 'stop' })
+      } finally {
+        await l.close()
+      }
+    },
+    ...(definition.load === undefined
+      ? {}
+      : {
+          async load(ctx, range, opts) {
+            await (await live(ctx, opts)).call({ t: 'call', id: 0, what: 'load', options: opts, range })
+          },
+        }),
+  }
+}
+
+/** One worker thread and the calls waiting for its answers. */
+class WorkerLink {
+  readonly #ctx: DriverContext
+  readonly #worker: Worker
+  readonly #pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>()
+  readonly #jobs = new Map<number, DriverJob>()
+  readonly #watch: NodeJS.Timeout
+  #nextId = 1
+  #lastHeard = Date.now()
+  #fault: Error | undefined
+  #closing = false
+
+  /** Whether the thread failed: it answers nothing more. */
+  get faulted(): boolean {
+    return this.#fault !== undefined || this.#closing
+  }
+
+  constructor(ctx: DriverContext, module: DriverModule, options: IsolationOptions) {
+    this.#ctx = ctx
+    const data: WorkerStart = { url: module.url, exportName: module.exportName, path: ctx.path, namespace: ctx.namespace }
+    this.#worker = new Worker(ENTRY, {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: options.memoryMb ?? 128 },
+      ...(ENTRY.pathname.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
+      stdout: false,
+      stderr: false,
+    })
+    this.#worker.on('message', (m: FromWorker) => {
+      this.#lastHeard = Date.now()
+      if (m.t === 'batch') for (const call of m.calls) this.#apply(call)
+    })
+    this.#worker.on('error', (err) => this.#fail(new Error(`its worker thread failed: ${err.message}`, { cause: err })))
+    this.#worker.on('exit', (code) => {
+      if (!this.#closing) this.#fail(new Error(`its worker thread exited (code ${code})`))
+    })
+    const stallMs = options.stallMs ?? 5000
+    this.#watch = setInterval(() => {
+      if (Date.now() - this.#lastHeard < stallMs) return
+      this.#fail(new Error(`its worker thread stopped answering for ${stallMs / 1000} s (a busy loop?) and was terminated`))
+      void this.#worker.terminate()
+    }, Math.min(1000, stallMs))
+    this.#watch.unref()
+    const abort = (): void => this.#post({ t: 'abort' })
+    ctx.signal.addEventListener('abort', abort, { once: true })
+  }
+
+  /** Sends a call and waits for its answer; rejects if the thread fails first. */
+  call(m: Exclude<ToWorker, { t: 'abort' }>): Promise<void> {
+    if (this.#fault) return Promise.reject(this.#fault)
+    const id = this.#nextId++
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.#post({ ...m, id } as ToWorker)
+    })
+  }
+
+  #post(m: ToWorker): void {
+    if (this.#fault || this.#closing) return
+    this.#worker.postMessage(m)
+  }
+
+  /** Fails what is waiting (a poll, say: the host restarts the driver), and what is asked from now on. */
+  #fail(err: Error): void {
+    if (this.#fault || this.#closing) return
+    this.#fault = err
+    for (const p of this.#pending.values()) p.reject(err)
+    this.#pending.clear()
+  }
+
+  /** Applies one context call of the driver; one that fails (a bad reading, say) fails the call it belongs to. */
+  #apply(c: ContextCall): void {
+    const ctx = this.#ctx
+    try {
+      if (c.t === 'done') {
+        const p = this.#pending.get(c.id)
+        this.#pending.delete(c.id)
+        if (c.error === undefined) p?.resolve()
+        else p?.reject(Object.assign(new Error(c.error.message), { stack: c.error.stack ?? c.error.message }))
+      } else if (c.t === 'add') {
+        if (c.two) ctx.add(c.path, c.a as number, c.b as Parameters<DriverContext['add']>[2])
+        else ctx.add(c.path, c.a)
+      } else if (c.t === 'ts') ctx.addTimeseries(c.path, c.options)
+      else if (c.t === 'coll') ctx.addCollection(c.path, c.options)
+      else if (c.t === 'meta') ctx.setMetadata(c.path, c.metadata)
+      else if (c.t === 'health') ctx.setHealth(c.health)
+      else if (c.t === 'log') ctx.logger[c.level](c.message, c.error && Object.assign(new Error(c.error.message), { stack: c.error.stack ?? c.error.message }))
+      else if (c.t === 'state') ctx.state.set(c.key, c.value)
+      else if (c.t === 'periodic') this.#jobs.set(c.job, ctx.periodic(() => this.call({ t: 'run', id: 0, job: c.job }), c.seconds, c.options))
+      else void this.#jobs.get(c.job)?.stop()
+    } catch (err) {
+      // the driver did something its context refuses: the run it did it in fails with that
+      for (const p of this.#pending.values()) p.reject(err as Error)
+      this.#pending.clear()
+    }
+  }
+
+  /** Ends the thread. */
+  async close(): Promise<void> {
+    this.#closing = true
+    clearInterval(this.#watch)
+    for (const p of this.#pending.values()) p.reject(new Error('its worker thread was stopped'))
+    this.#pending.clear()
+    await this.#worker.terminate()
+  }
+}
