@@ -16,8 +16,11 @@ export interface IsolationOptions {
   stallMs?: number
 }
 
-/** The worker entry: built beside index.js; run from source (tests), it needs tsx. */
-const ENTRY = import.meta.url.endsWith('.ts') ? new URL('./worker-entry.ts', import.meta.url) : new URL('./worker-entry.js', import.meta.url)
+/** The worker entry: built beside index.js; run from source (this repository's tests), it is loaded through tsx. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts')
+const ENTRY = FROM_SOURCE
+  ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker-entry.ts', import.meta.url).href)}) })`
+  : new URL('./worker-entry.js', import.meta.url)
 
 /**
  * `definition` run in a worker thread of its own (`Isolation = worker`): its
@@ -98,7 +101,7 @@ class WorkerLink {
     this.#worker = new Worker(ENTRY, {
       workerData: data,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryMb ?? 128 },
-      ...(ENTRY.pathname.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
+      eval: FROM_SOURCE,
       stdout: false,
       stderr: false,
     })
