@@ -92,6 +92,18 @@ describe('postReport', () => {
     const slow = await post('/slow', (_q, _b, res) => setTimeout(() => res.writeHead(200).end(), 1500), { timeoutMs: 200 })
     expect(slow).toEqual({ kind: 'retry', error: `${base}/slow: no answer within 0.2 s` })
   })
+
+  it('gives up at its timeout also when it is given a signal of its own (the channel always gives one)', async () => {
+    answers.set('/slow-signal', (_q, _b, res) => setTimeout(() => res.writeHead(200).end(), 1500))
+    const t = Date.now()
+    const outcome = await postReport(`${base}/slow-signal`, '{}', { gzip: false, timeoutMs: 200, batchId: 'b', signal: new AbortController().signal })
+    expect(outcome).toEqual({ kind: 'retry', error: `${base}/slow-signal: no answer within 0.2 s` })
+    expect(Date.now() - t).toBeLessThan(1000)
+    // and the signal still ends it at once
+    const stop = new AbortController()
+    setTimeout(() => stop.abort(), 50)
+    expect((await postReport(`${base}/slow-signal`, '{}', { gzip: false, timeoutMs: 5000, batchId: 'b', signal: stop.signal })).kind).toBe('retry')
+  })
 })
 
 describe('parseRetryAfter', () => {

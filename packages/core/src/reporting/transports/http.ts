@@ -42,12 +42,12 @@ export async function postReport(url: string, json: string, options: PostOptions
       method: 'POST',
       body,
       headers,
-      timeout: options.timeoutMs,
       retry: 0,
       redirect: 'manual',
       ignoreResponseError: true,
       responseType: 'text',
-      signal: options.signal,
+      // ofetch arms its own timeout only without a signal: the two are one signal here
+      signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs),
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     })
     const status = res.status
