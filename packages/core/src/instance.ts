@@ -307,8 +307,9 @@ export class SmapInstance {
     await this.reporter.stop()
   }
 
-  /** What `GET /status` shows. */
+  /** What `GET /status` shows: one moment's figures, drivers and reports alike. */
   async status(): Promise<SourceStatus> {
-    return { root: this.root, drivers: this.#host.status(), reports: await this.reporter.status() }
+    const reports = await this.reporter.status()
+    return { root: this.root, drivers: this.#host.status(), reports: reports() }
   }
 }

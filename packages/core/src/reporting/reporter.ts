@@ -273,16 +273,25 @@ export class Reporter {
     return n
   }
 
-  async status(): Promise<Record<string, ReportStatus>> {
-    const out: Record<string, ReportStatus> = {}
-    for (const [uuid, sub] of this.#subs) {
-      out[uuid] = {
-        ReportResource: sub.config.ReportResource,
-        origin: sub.where ?? sub.origin,
-        delivery: sub.config.Delivery,
-        channels: await Promise.all(sub.channels.map((c) => c.status())),
+  /**
+   * Every subscription's line in `/status`. What needs I/O (the files' sizes)
+   * is read first, then everything else in one tick by `snapshot`, so the
+   * figures of all channels (and what the caller adds then) are of one moment.
+   */
+  async status(): Promise<() => Record<string, ReportStatus>> {
+    const channels = [...this.#subs.values()].flatMap((s) => s.channels)
+    const sizes = new Map(await Promise.all(channels.map(async (c) => [c, await c.diskBytes()] as const)))
+    return () => {
+      const out: Record<string, ReportStatus> = {}
+      for (const [uuid, sub] of this.#subs) {
+        out[uuid] = {
+          ReportResource: sub.config.ReportResource,
+          origin: sub.where ?? sub.origin,
+          delivery: sub.config.Delivery,
+          channels: sub.channels.map((c) => c.status(sizes.get(c) ?? 0)),
+        }
       }
+      return out
     }
-    return out
   }
 }
