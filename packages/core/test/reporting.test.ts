@@ -142,7 +142,7 @@ describe('reporting', () => {
   })
 
   it('loses nothing added while a PUT replaces the subscription', async () => {
-    inst = make()
+    inst = make({ reportTimeout: 2000 }) // longer than the sink's answers take
     streams(inst, 1)
     server = await serve(inst, { port: 0 })
     sink.behave(() => ({ delayMs: 300 })) // a POST is on the wire when the PUT comes
