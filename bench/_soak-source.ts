@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import type { ChannelStatus } from '@smap/core'
 
 export const SMAP_BIN = fileURLToPath(new URL('../packages/cli/bin/smap.js', import.meta.url))
 
@@ -67,22 +68,8 @@ export default {
 `
 
 /** The fields of a subscription channel's /status line the soak reads. */
-export interface ChannelSample {
-  state: string
-  backlogReadings: number
-  backlogBytes: number
-  diskBytes: number
-  writeError: string | null
-  lastError: { message: string; time: number } | null
-  added: number
-  restored: number
-  delivered: number
-  dropped: { total: number; perStream: Record<string, number> }
-  deadLettered: number
-  deadLetters: number
-  pending: number
-  quarantined: Array<{ file: string; kept: string | null; problem: string }>
-}
+/** A report's channel as /status shows it. */
+export type ChannelSample = ChannelStatus
 
 export interface DriverSample {
   state: string
