@@ -208,6 +208,26 @@ describe('the outbox in memory', () => {
     for (const p of ['/a', '/b']) expect(got.filter(([q]) => q === p).map(([, v]) => v)).toEqual(Array.from({ length: 1000 }, (_, k) => k))
   })
 
+  it('lets go of the files it is not reading, and loads them again in turn as delivery reaches them', async () => {
+    const box = await Outbox.open(dir, { logger, memoryReadings: 100, chunkReadings: 100, segmentReadings: 200, maxPerStream: 100_000 })
+    for (let i = 0; i < 40; i++) await box.append(entries(i * 100, 100))
+    expect((await readdir(dir)).length).toBe(20)
+    // the oldest (read next), the newest (appended to), and what is warm: not the whole backlog
+    expect(box.loadedSegments).toBeLessThanOrEqual(3)
+    const values: number[] = []
+    for (;;) {
+      const lease = await box.take(150, 'r')
+      if (lease.count === 0) break
+      lease.forEach((e, from, to) => e.r.slice(from, to).forEach(([, v]) => values.push(v as number)))
+      lease.ack()
+      lease.release()
+      await box.settled()
+      expect(box.loadedSegments).toBeLessThanOrEqual(3)
+    }
+    expect(values).toEqual(Array.from({ length: 4000 }, (_, k) => k))
+    expect(await readdir(dir)).toEqual([])
+  })
+
   it('trims cold chunks by the cap without reading them back', async () => {
     const box = await Outbox.open(dir, { logger, memoryReadings: 100, chunkReadings: 100, maxPerStream: 300 })
     for (let i = 0; i < 10; i++) await box.append(entries(i * 100, 100))

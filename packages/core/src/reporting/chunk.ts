@@ -56,7 +56,11 @@ export function readSegmentDoc(d: unknown): { kind: 'offsets'; s: number; o: num
 export interface Segment {
   n: number
   file: string
-  ds: Store<SegmentDoc>
+  /** Its store; none while none of its chunks is warm (the outbox loads it again when one is taken). */
+  ds: Store<SegmentDoc> | undefined
+  /** Chunks of it that are warm, and whether something is working through all of them (a rewrite). */
+  warm: number
+  pinned: boolean
   live: number
   readings: number
   /** Readings and bytes ever appended to it, and when it was started: it is closed by count, size or age. */
@@ -73,7 +77,9 @@ export interface Segment {
 export const MEMORY_SEGMENT: Readonly<Segment> = Object.freeze({
   n: 0,
   file: '(memory)',
-  ds: undefined as unknown as Store<SegmentDoc>,
+  ds: undefined,
+  warm: 0,
+  pinned: true,
   live: 0,
   readings: 0,
   written: 0,

@@ -64,7 +64,7 @@ export async function mergeSegment(
     return { _id: `c${s}`, s, t, j: JSON.stringify(e) }
   })
   const ds = await replaceSegmentFile(seg.file, docs)
-  const next: Segment = { ...seg, ds, live: docs.length, readings: 0, written: 0, bytes: 0, damaged: false }
+  const next: Segment = { ...seg, ds, warm: 0, pinned: false, live: docs.length, readings: 0, written: 0, bytes: 0, damaged: false }
   const out = docs.map((d, k) => {
     const e = groups[k] as OutboxEntry[]
     next.readings += e.reduce((n, x) => n + x.r.length, 0)

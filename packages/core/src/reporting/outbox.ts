@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
@@ -7,6 +7,7 @@ import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
 import { mergeSegment, worthMerging } from './merge.js'
 import { ChunkQueue } from './queue.js'
 import { openSegment, quarantine, type Quarantined } from './segment-file.js'
+import { Segments } from './segments.js'
 import { Store } from './store.js'
 import { DEFAULT_MAX_BUFFER } from './subscription.js'
 
@@ -55,8 +56,7 @@ export class Outbox implements LeaseOwner {
   readonly #fsync: boolean
   readonly #logger: Logger
   readonly #queue: ChunkQueue
-  readonly #segments: Segment[] = []
-  #active: Segment | undefined
+  readonly #segments = new Segments()
   #nextSeq = 1
   #nextSegment = 1
   #progress: Promise<void> = Promise.resolve()
@@ -104,6 +104,7 @@ export class Outbox implements LeaseOwner {
     box.#nextSeq = Math.max(box.#nextSeq, Date.now() * 1000)
     box.restored = box.#queue.buffered
     box.#enforceCap(new Set(box.perStream.keys()), true) // the cap may have been lowered since
+    box.#segments.letGo()
     return box
   }
 
@@ -113,7 +114,7 @@ export class Outbox implements LeaseOwner {
     if (found === undefined) return
     const { ds, chunks, offsets, readOnly } = found
     // a segment read as it is on a full disk may end with a torn line: nothing is appended to it
-    let seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: readOnly }
+    let seg: Segment = { n, file, ds, warm: 0, pinned: false, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: readOnly }
     let live: Chunk[] = []
     for (const [k, c] of chunks.entries()) {
       if (k > 0 && c.j !== undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
@@ -136,14 +137,14 @@ export class Outbox implements LeaseOwner {
       live.push(chunk)
     }
     if (seg.live === 0) {
-      await this.#deleteSegment(seg)
+      await this.#segments.delete(seg)
       return
     }
     if (worthMerging(live, this.#chunkReadings)) {
       const merged = await this.#merge(seg, live, live.map((c) => c.entries))
       if (merged) [seg, live] = merged
     }
-    this.#segments.push(seg)
+    this.#segments.list.push(seg)
     for (const chunk of live) this.#queue.push(chunk)
   }
 
@@ -163,6 +164,7 @@ export class Outbox implements LeaseOwner {
     const chunks = this.#queue.live().filter((c) => c.seg === seg)
     if (!worthMerging(chunks, this.#chunkReadings) || chunks.some((c) => c.inflight)) return
     for (const c of chunks) c.merging = true
+    seg.pinned = true
     try {
       const entries: OutboxEntry[][] = []
       for (const c of chunks) {
@@ -172,10 +174,11 @@ export class Outbox implements LeaseOwner {
       }
       const merged = await this.#merge(seg, chunks, entries)
       if (!merged || !this.#segments.includes(seg)) return
-      this.#segments[this.#segments.indexOf(seg)] = merged[0]
+      this.#segments.replace(seg, merged[0])
       this.#queue.replaceSegment(seg, merged[1])
     } finally {
       for (const c of chunks) c.merging = false
+      seg.pinned = false
     }
   }
 
@@ -187,6 +190,11 @@ export class Outbox implements LeaseOwner {
   /** Readings dropped by the cap (or unreadable). */
   get droppedTotal(): number {
     return this.#queue.droppedTotal
+  }
+
+  /** Segment files whose store is in memory (the oldest, the one appended to, and those with warm chunks). */
+  get loadedSegments(): number {
+    return this.#segments.list.filter((seg) => seg.ds !== undefined).length
   }
 
   /** Readings kept parsed in memory (the rest of the backlog is only on disk). */
@@ -206,9 +214,7 @@ export class Outbox implements LeaseOwner {
 
   /** Bytes of the segment files on disk. */
   async bytes(): Promise<number> {
-    let total = 0
-    for (const seg of this.#segments) total += await stat(seg.file).then((s) => s.size, () => 0)
-    return total
+    return this.#segments.bytes()
   }
 
   /**
@@ -229,15 +235,16 @@ export class Outbox implements LeaseOwner {
     }
     const seg = await this.#activeSegment()
     try {
-      await seg.ds.insert(docs)
-      if (this.#fsync) await seg.ds.fsync()
+      const ds = await this.#segments.store(seg)
+      await ds.insert(docs)
+      if (this.#fsync) await ds.fsync()
     } catch (err) {
       // the file may now end with a torn line: never append to it again
       seg.sealed = true
       seg.damaged = true
-      this.#active = undefined
+      this.#segments.active = undefined
       this.writeError = `${(err as Error).message} (writing ${seg.file})`
-      if (seg.live === 0) await this.#deleteSegment(seg).catch(() => {})
+      if (seg.live === 0) await this.#segments.delete(seg).catch(() => {})
       throw err
     }
     this.writeError = undefined
@@ -254,25 +261,26 @@ export class Outbox implements LeaseOwner {
     }
     if (seg.written >= this.#segmentReadings || seg.bytes >= this.#segmentBytes) await this.#seal(seg)
     this.#enforceCap(touched)
+    this.#segments.letGo()
   }
 
   /** No more appends to `seg`; once all its readings are gone its file is deleted (now, if they are). */
   async #seal(seg: Segment): Promise<void> {
     seg.sealed = true
-    if (this.#active === seg) this.#active = undefined
-    if (seg.live === 0) await this.#deleteSegment(seg)
+    if (this.#segments.active === seg) this.#segments.active = undefined
+    if (seg.live === 0) await this.#segments.delete(seg)
     else this.#progress = this.#progress.then(() => this.#mergeSealed(seg))
   }
 
   async #activeSegment(): Promise<Segment> {
-    if (this.#active && !this.#active.sealed && Date.now() - this.#active.created >= this.#segmentAgeMs) await this.#seal(this.#active)
-    if (this.#active && !this.#active.sealed) return this.#active
+    if (this.#segments.active && !this.#segments.active.sealed && Date.now() - this.#segments.active.created >= this.#segmentAgeMs) await this.#seal(this.#segments.active)
+    if (this.#segments.active && !this.#segments.active.sealed) return this.#segments.active
     const n = this.#nextSegment++
     const file = join(this.dir, `seg-${String(n).padStart(8, '0')}.db`)
     const ds = await Store.open<SegmentDoc>(file)
-    const seg: Segment = { n, file, ds, live: 0, readings: 0, written: 0, bytes: 0, created: Date.now(), sealed: false, damaged: false }
-    this.#segments.push(seg)
-    this.#active = seg
+    const seg: Segment = { n, file, ds, warm: 0, pinned: false, live: 0, readings: 0, written: 0, bytes: 0, created: Date.now(), sealed: false, damaged: false }
+    this.#segments.list.push(seg)
+    this.#segments.active = seg
     return seg
   }
 
@@ -285,7 +293,7 @@ export class Outbox implements LeaseOwner {
   async #readBack(chunk: Chunk): Promise<OutboxEntry[] | undefined> {
     let problem: string
     try {
-      const d = readSegmentDoc(await chunk.seg.ds.get(`c${chunk.seq}`))
+      const d = readSegmentDoc(await (await this.#segments.store(chunk.seg)).get(`c${chunk.seq}`))
       if (d?.kind === 'chunk') {
         const e = d.chunk.j !== undefined ? (JSON.parse(d.chunk.j) as OutboxEntry[]) : (d.chunk.e as OutboxEntry[])
         if (e.length === chunk.lengths.length && e.every((x, i) => x.r.length === chunk.lengths[i])) return e
@@ -363,6 +371,7 @@ export class Outbox implements LeaseOwner {
       return n < max
     })
     this.#queue.fit()
+    this.#segments.letGo()
     return new OutboxLease(this, out, leaseId(prefix, out, Date.now()))
   }
 
@@ -402,12 +411,12 @@ export class Outbox implements LeaseOwner {
         if (chunk.removed) return
         chunk.removed = true
         seg.live--
-        if (seg.live === 0 && seg.sealed) await this.#deleteSegment(seg)
+        if (seg.live === 0 && seg.sealed) await this.#segments.delete(seg)
         else if (!seg.damaged) await this.#removeDocs(chunk)
       } else if (!seg.damaged) {
-        await seg.ds.put({ _id: `o${chunk.seq}`, s: chunk.seq, o: chunk.off })
+        await (await this.#segments.store(seg)).put({ _id: `o${chunk.seq}`, s: chunk.seq, o: chunk.off })
       }
-      if (this.#fsync && !seg.damaged) await seg.ds.fsync().catch(() => {})
+      if (this.#fsync && !seg.damaged && seg.ds) await seg.ds.fsync().catch(() => {})
     } catch (err) {
       // not recorded: the readings may be delivered again after a restart, never lost
       this.#logger.warn(`could not record delivery progress in ${seg.file}: ${(err as Error).message}`)
@@ -415,14 +424,7 @@ export class Outbox implements LeaseOwner {
   }
 
   async #removeDocs(chunk: Chunk): Promise<void> {
-    await chunk.seg.ds.delete(`c${chunk.seq}`, `o${chunk.seq}`)
-  }
-
-  async #deleteSegment(seg: Segment): Promise<void> {
-    const i = this.#segments.indexOf(seg)
-    if (i !== -1) this.#segments.splice(i, 1)
-    if (this.#active === seg) this.#active = undefined
-    await seg.ds.removeFile()
+    await (await this.#segments.store(chunk.seg)).delete(`c${chunk.seq}`, `o${chunk.seq}`)
   }
 
   /** Chunks not yet fully delivered. */
@@ -433,7 +435,7 @@ export class Outbox implements LeaseOwner {
   /** Removes everything, files included (a deleted subscription). */
   async destroy(): Promise<void> {
     await this.#progress // a rewrite in progress would bring a file back
-    for (const seg of [...this.#segments]) await this.#deleteSegment(seg)
+    for (const seg of [...this.#segments.list]) await this.#segments.delete(seg)
     this.#queue.clear()
   }
 }

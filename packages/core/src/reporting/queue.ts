@@ -78,8 +78,13 @@ export class ChunkQueue {
       this.buffered += n
       this.perStream.set(p, (this.perStream.get(p) ?? 0) + n)
     })
-    if (chunk.warm) this.#warm += chunk.total
+    if (chunk.warm) this.#warmed(chunk, 1)
     this.fit()
+  }
+
+  #warmed(chunk: Chunk, sign: 1 | -1): void {
+    this.#warm += sign * chunk.total
+    chunk.seg.warm += sign
   }
 
   /** Cools chunks, newest first, until the warm ones fit the window; chunks on loan stay warm. */
@@ -93,13 +98,13 @@ export class ChunkQueue {
   cool(chunk: Chunk): void {
     if (!chunk.warm) return
     chunk.cool()
-    this.#warm -= chunk.total
+    this.#warmed(chunk, -1)
   }
 
   warmWith(chunk: Chunk, entries: OutboxEntry[]): void {
     if (chunk.warm) return
     chunk.warmWith(entries)
-    this.#warm += chunk.total
+    this.#warmed(chunk, 1)
   }
 
   /** The chunks of `seg` from the head on give way to `chunks` (the same readings, rewritten as fewer). */
@@ -112,8 +117,8 @@ export class ChunkQueue {
       last = q
     }
     if (first === -1) return
-    for (const old of this.#items.splice(first, last - first + 1, ...chunks)) if (old.warm) this.#warm -= old.total
-    for (const c of chunks) if (c.warm) this.#warm += c.total
+    for (const old of this.#items.splice(first, last - first + 1, ...chunks)) if (old.warm) this.#warmed(old, -1)
+    for (const c of chunks) if (c.warm) this.#warmed(c, 1)
     while (this.#head < this.#items.length && (this.#items[this.#head] as Chunk).remaining === 0) this.#head++
     this.fit()
   }
