@@ -284,6 +284,27 @@ describe('an outbox of many small chunks', () => {
     expect(again.restored).toBe(400 - 30 + 1)
   })
 
+  it('lends each reading once when delivery takes from a segment while it is being rewritten', async () => {
+    for (let round = 0; round < 5; round++) {
+      const sub = join(dir, String(round))
+      const box = await Outbox.open(sub, { logger, segmentReadings: 200, memoryReadings: 20, maxPerStream: 100_000 })
+      logger.lines.length = 0
+      for (let i = 0; i < 100; i++) await box.append(entries(i * 2, 2)) // the 100th closes the segment: its rewrite is under way
+      const got: number[] = []
+      for (;;) {
+        const lease = await box.take(7, 'r')
+        if (lease.count === 0) break
+        lease.forEach((e, from, to) => e.r.slice(from, to).forEach(([, v]) => got.push(v as number)))
+        expect(lease.ack()).toBe(lease.count)
+        lease.release()
+      }
+      await box.settled()
+      expect(got).toEqual(Array.from({ length: 200 }, (_, k) => k))
+      expect([box.buffered, box.droppedTotal]).toEqual([0, 0])
+      expect(logger.lines).toEqual([])
+    }
+  })
+
   it('rewrites small chunks found at start, and ignores a rewrite a crash cut short', async () => {
     const box = await Outbox.open(dir, { logger })
     for (let i = 0; i < 100; i++) await box.append(entries(i, 1))

@@ -109,8 +109,9 @@ export class Chunk {
   readonly total: number
   bytes: number
   inflight = false
-  /** Being rewritten into a bigger chunk: not lent, not trimmed. */
+  /** Being rewritten into a bigger chunk: not lent, not trimmed; `gone` once it was. */
   merging = false
+  gone = false
   removed = false
   #entries: OutboxEntry[] | undefined
   constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => string = (p) => p) {

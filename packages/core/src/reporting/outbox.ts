@@ -287,7 +287,7 @@ export class Outbox implements LeaseOwner {
   /** Reads a cold chunk's readings back from its segment; a chunk that cannot be read is counted as dropped, and said so. */
   async #warmUp(chunk: Chunk): Promise<void> {
     const e = await this.#readBack(chunk)
-    if (e !== undefined) this.#queue.warmWith(chunk, e)
+    if (e !== undefined && !chunk.gone) this.#queue.warmWith(chunk, e)
   }
 
   async #readBack(chunk: Chunk): Promise<OutboxEntry[] | undefined> {
@@ -303,6 +303,7 @@ export class Outbox implements LeaseOwner {
       problem = (err as Error).message
     }
     if (chunk.warm) return chunk.entries
+    if (chunk.gone) return undefined // rewritten meanwhile: its readings are in the new chunks
     this.#logger.error(`outbox ${this.dir}: chunk ${chunk.seq} in ${chunk.seg.file} cannot be read back (${problem}); its ${chunk.remaining} undelivered readings are counted as dropped`)
     chunk.paths.forEach((_, i) => this.#queue.drop(chunk, i))
     void this.#persistProgress(chunk)
@@ -349,9 +350,13 @@ export class Outbox implements LeaseOwner {
     let n = 0
     for (const chunk of this.#queue.live()) {
       if (n >= max) break
-      if (chunk.merging && n === 0) await this.#progress // the head is being rewritten: lend from the new chunks
+      if (chunk.merging && n === 0) {
+        await this.#progress // the head is being rewritten: lend from the new chunks
+        return this.take(max, prefix)
+      }
       if (chunk.merging) break
       if (!chunk.warm) await this.#warmUp(chunk)
+      if (chunk.gone) return this.take(max, prefix) // rewritten meanwhile
       n += chunk.remaining
     }
     const out: Slice[] = []

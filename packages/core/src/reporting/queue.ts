@@ -117,7 +117,10 @@ export class ChunkQueue {
       last = q
     }
     if (first === -1) return
-    for (const old of this.#items.splice(first, last - first + 1, ...chunks)) if (old.warm) this.#warmed(old, -1)
+    for (const old of this.#items.splice(first, last - first + 1, ...chunks)) {
+      old.gone = true
+      if (old.warm) this.#warmed(old, -1)
+    }
     for (const c of chunks) if (c.warm) this.#warmed(c, 1)
     while (this.#head < this.#items.length && (this.#items[this.#head] as Chunk).remaining === 0) this.#head++
     this.fit()
