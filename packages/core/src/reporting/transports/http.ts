@@ -37,6 +37,7 @@ export async function postReport(url: string, json: string, options: PostOptions
     body = await gzip(json)
     headers['Content-Encoding'] = 'gzip'
   }
+  const ends = deadline(options.timeoutMs, options.signal)
   try {
     const res = await ofetch.raw(url, {
       method: 'POST',
@@ -46,8 +47,7 @@ export async function postReport(url: string, json: string, options: PostOptions
       redirect: 'manual',
       ignoreResponseError: true,
       responseType: 'text',
-      // ofetch arms its own timeout only without a signal: the two are one signal here
-      signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs),
+      signal: ends.signal,
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     })
     const status = res.status
@@ -62,6 +62,30 @@ export async function postReport(url: string, json: string, options: PostOptions
     return { kind: 'retry', status, error: `${why}; only 200, 201 or 204 acknowledge a report` }
   } catch (err) {
     return { kind: 'retry', error: `${url}: ${describeError(err, options.timeoutMs)}` }
+  } finally {
+    ends.done()
+  }
+}
+
+/**
+ * One signal for a POST: aborted after `ms`, or when `outer` is. ofetch arms
+ * its own timeout only when it is given no signal, and the channel always
+ * gives one. Not AbortSignal.any with AbortSignal.timeout: on Node 20 the
+ * timeout signal can be collected before it fires (nodejs/node#57736), and
+ * each composite stays attached to the long-lived outer signal.
+ */
+function deadline(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new DOMException(`timeout: no answer within ${ms} ms`, 'TimeoutError')), ms)
+  const onAbort = (): void => controller.abort(outer?.reason)
+  if (outer?.aborted) onAbort()
+  else outer?.addEventListener('abort', onAbort, { once: true })
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer)
+      outer?.removeEventListener('abort', onAbort)
+    },
   }
 }
 
