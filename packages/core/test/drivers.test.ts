@@ -127,6 +127,19 @@ Metadata/Instrument/Manufacturer = sMAP Implementer Forum
     )
   })
 
+  it('runs a package driver in a worker thread with Isolation = worker, and writes the section back as it read it', async () => {
+    await installPackage(site, 'smap-driver-meter', { 'index.js': METER })
+    const text = `[/]\ntype = Collection\nuuid = ${ROOT}\n\n[/meter]\ntype = smap-driver-meter\nkey = main-meter\nIsolation = worker\nWorkerMemory = 64\nRate = 0.05\nScale = 2.5\n`
+    const inst = await loadText(text, join(site, 'conf.ini'))
+    expect(inst.drivers.get('/meter')?.source.isolation).toMatchObject({ memoryMb: 64, module: { exportName: 'default' } })
+    server = await serve(inst, { port: 0 })
+    const ts = inst.getTimeseries('/meter/power')
+    await until(() => (ts?.latest?.[1] as number) >= 5)
+    expect(inst.getCollection('/meter')?.metadata).toEqual({ Instrument: { Manufacturer: 'Acme', Model: 'M1' } })
+    expect(inst.drivers.get('/meter')?.status()).toMatchObject({ state: 'running', restarts: 0, lastError: null })
+    expect(dumpText(inst, site)).toBe(text)
+  })
+
   it('loads a named export with #Export and a module by relative path', async () => {
     await installPackage(site, '@acme/smap-drivers', { 'index.js': METER })
     await mkdir(join(site, 'drivers'))
