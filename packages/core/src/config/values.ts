@@ -48,7 +48,9 @@ export function readBytes(value: string, min: number, where: ConfigLocation): nu
 
 /** A size as `readBytes` reads it back: `512MB`. */
 export function writeBytes(n: number): string {
-  return bytes.format(n, { unitSeparator: '' }) ?? String(n)
+  const text = bytes.format(n, { unitSeparator: '' })
+  // exactly as read, or the plain count
+  return text !== null && bytes.parse(text) === n ? text : String(n)
 }
 
 export function readBoolean(value: string, where: ConfigLocation): boolean {

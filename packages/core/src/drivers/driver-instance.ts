@@ -227,7 +227,7 @@ export class DriverInstance implements ContextOwner {
   async #runSetup(generation: number): Promise<void> {
     await this.#timed(() => this.definition.setup(this.ctx, this.options), this.#sup.startTimeoutMs, 'setup')
     if (generation !== this.#generation) return
-    this.#applySectionMetadata()
+    this.applySectionMetadata()
     this.#setupDone = true
     this.state = 'ready'
   }
@@ -317,6 +317,11 @@ export class DriverInstance implements ContextOwner {
     }
   }
 
+  /** @internal A failure outside any call of the host's (a driver's worker thread that died): restarted like any other. */
+  fault(phase: string, err: unknown): void {
+    this.#fail(phase, err, this.#generation)
+  }
+
   #fail(phase: string, err: unknown, generation: number): void {
     if (generation !== this.#generation || this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return
     this.#env.onFailure?.(this.path, phase, err)
@@ -356,7 +361,8 @@ export class DriverInstance implements ContextOwner {
     return cap / 2 + Math.random() * (cap / 2)
   }
 
-  #applySectionMetadata(): void {
+  /** @internal The section's `Metadata/*` over what the driver set (after setup, and after a worker ran it again). */
+  applySectionMetadata(): void {
     const entries = flattenMetadata(this.source.metadata)
     if (entries.length === 0) return
     this.tree.setMetadata(this.path, this.source.metadata)

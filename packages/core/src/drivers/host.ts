@@ -35,7 +35,13 @@ export class DriverHost {
     const rawOptions = source.rawOptions ?? Object.fromEntries(Object.entries(options).map(([k, v]) => [k, String(v)]))
     // in a worker, the driver starts from the state this instance keeps
     const self: { driver?: DriverInstance } = {}
-    const run = source.isolation ? isolate(def, source.isolation.module, { memoryMb: source.isolation.memoryMb }, () => self.driver?.stateSnapshot() ?? {}) : def
+    const run = source.isolation
+      ? isolate(def, source.isolation.module, { memoryMb: source.isolation.memoryMb }, {
+          state: () => self.driver?.stateSnapshot() ?? {},
+          fault: (err) => self.driver?.fault('worker', err),
+          setUpAgain: () => self.driver?.applySectionMetadata(),
+        })
+      : def
     const driver = (self.driver = new DriverInstance(this.#env, p, run, parsed, { ...source, rawOptions, metadata: source.metadata ?? {} }, source))
     coll._owner = driver
     this.#drivers.set(p, driver)

@@ -14,7 +14,11 @@ export interface IsolationOptions {
   memoryMb?: number
   /** How long its event loop may stop answering before it is terminated, ms (default 5 s). */
   stallMs?: number
+  /** How long its stop may take before the thread is terminated anyway, ms (default 5 s). */
+  stopMs?: number
 }
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 /** The worker entry: built beside index.js; run from source (this repository's tests), it is loaded through tsx. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts')
@@ -30,15 +34,24 @@ const ENTRY = FROM_SOURCE
  * throw would, so the host restarts it with backoff, in a new thread, while
  * the server and the other drivers go on.
  */
-export function isolate(definition: DriverDefinition, module: DriverModule, options: IsolationOptions, state: () => Record<string, unknown>): DriverDefinition {
+/** What the driver instance gives the isolation: its state to start from, and where a failure outside any call goes. */
+export interface IsolationHost {
+  state(): Record<string, unknown>
+  /** The thread failed, or the driver did something its context refused, while no call was waiting. */
+  fault(err: Error): void
+  /** A new thread ran the driver's setup again: the section's metadata goes over what it set. */
+  setUpAgain(): void
+}
+
+export function isolate(definition: DriverDefinition, module: DriverModule, options: IsolationOptions, host: IsolationHost): DriverDefinition {
   let link: WorkerLink | undefined
   // a new thread runs the driver's setup there, then what was asked; the tree here is kept across restarts
   const open = async (ctx: DriverContext, opts: unknown): Promise<WorkerLink> => {
     await link?.close()
-    const l = new WorkerLink(ctx, module, options)
+    const l = new WorkerLink(ctx, module, options, (err) => host.fault(err))
     link = l
     try {
-      await l.call({ t: 'call', id: 0, what: 'setup', options: opts, state: state() })
+      await l.call({ t: 'call', id: 0, what: 'setup', options: opts, state: host.state() })
     } catch (err) {
       await l.close()
       if (link === l) link = undefined
@@ -46,7 +59,12 @@ export function isolate(definition: DriverDefinition, module: DriverModule, opti
     }
     return l
   }
-  const live = async (ctx: DriverContext, opts: unknown): Promise<WorkerLink> => (link && !link.faulted ? link : open(ctx, opts))
+  const live = async (ctx: DriverContext, opts: unknown): Promise<WorkerLink> => {
+    if (link && !link.faulted) return link
+    const l = await open(ctx, opts)
+    host.setUpAgain()
+    return l
+  }
   return {
     name: definition.name,
     ...(definition.description === undefined ? {} : { description: definition.description }),
@@ -63,7 +81,8 @@ export function isolate(definition: DriverDefinition, module: DriverModule, opti
       link = undefined
       if (!l) return
       try {
-        if (!l.faulted) await l.call({ t: 'call', id: 0, what: 'stop' })
+        // a stop that never ends must not keep the thread: it is terminated after the host's own deadline
+        if (!l.faulted) await Promise.race([l.call({ t: 'call', id: 0, what: 'stop' }), delay(options.stopMs ?? 5000)])
       } finally {
         await l.close()
       }
@@ -95,8 +114,11 @@ class WorkerLink {
     return this.#fault !== undefined || this.#closing
   }
 
-  constructor(ctx: DriverContext, module: DriverModule, options: IsolationOptions) {
+  readonly #onFault: (err: Error) => void
+
+  constructor(ctx: DriverContext, module: DriverModule, options: IsolationOptions, onFault: (err: Error) => void) {
     this.#ctx = ctx
+    this.#onFault = onFault
     const data: WorkerStart = { url: module.url, exportName: module.exportName, path: ctx.path, namespace: ctx.namespace }
     this.#worker = new Worker(ENTRY, {
       workerData: data,
@@ -145,6 +167,7 @@ class WorkerLink {
     this.#fault = err
     for (const p of this.#pending.values()) p.reject(err)
     this.#pending.clear()
+    this.#onFault(err) // also when nothing was waiting: a thread that dies between polls
   }
 
   /** Applies one context call of the driver; one that fails (a bad reading, say) fails the call it belongs to. */
@@ -168,7 +191,8 @@ class WorkerLink {
       else if (c.t === 'periodic') this.#jobs.set(c.job, ctx.periodic(() => this.call({ t: 'run', id: 0, job: c.job }), c.seconds, c.options))
       else void this.#jobs.get(c.job)?.stop()
     } catch (err) {
-      // the driver did something its context refuses: the run it did it in fails with that
+      // the driver did something its context refuses: the run it did it in fails with that, or, outside any, the driver
+      if (this.#pending.size === 0) this.#onFault(err as Error)
       for (const p of this.#pending.values()) p.reject(err as Error)
       this.#pending.clear()
     }

@@ -28,6 +28,10 @@ const describe = (err: unknown): { message: string; stack?: string } => (err ins
 const controller = new AbortController()
 let state: Record<string, unknown> = {}
 const jobs = new Map<number, (signal: AbortSignal) => unknown>()
+let lastJob = 0
+// stamped here, when the driver added them, not when the main thread applies them
+const addNow = (path: string, a: number | ReadingValue, b: ReadingValue | undefined): void =>
+  send(b === undefined ? { t: 'add', path, a: Date.now(), b: a, two: true } : { t: 'add', path, a, b, two: true })
 
 const ctx: DriverContext = {
   path: start.path,
@@ -54,15 +58,15 @@ const ctx: DriverContext = {
     return {
       path: pathBelow(start.path, normalizePath(path)),
       uuid: uuid5(start.namespace, key),
-      add: (a: number | ReadingValue, b?: ReadingValue) => send({ t: 'add', path, a, b, two: b !== undefined }),
+      add: (a: number | ReadingValue, b?: ReadingValue) => addNow(path, a, b),
     }
   },
   addCollection: (path, options) => send({ t: 'coll', path, options }),
   setMetadata: (path, metadata) => send({ t: 'meta', path, metadata }),
-  add: (path: string, a: number | ReadingValue, b?: ReadingValue) => send({ t: 'add', path, a, b, two: b !== undefined }),
+  add: (path: string, a: number | ReadingValue, b?: ReadingValue) => addNow(path, a, b),
   setHealth: (health) => send({ t: 'health', health }),
   periodic(fn, seconds, options = {}) {
-    const job = jobs.size + 1
+    const job = ++lastJob
     jobs.set(job, fn)
     send({ t: 'periodic', job, seconds, options })
     return {
@@ -82,7 +86,7 @@ const definition = (async (): Promise<DriverDefinition> => {
 async function handle(m: Exclude<ToWorker, { t: 'abort' }>): Promise<void> {
   const def = await definition
   if (m.t === 'run') {
-    await (jobs.get(m.job) as (signal: AbortSignal) => unknown)(controller.signal)
+    await jobs.get(m.job)?.(controller.signal) // a job stopped meanwhile: nothing to do
     return
   }
   if (m.what === 'load') await def.load?.(ctx, m.range, m.options)

@@ -93,15 +93,16 @@ export class Outbox implements LeaseOwner {
     const names = await readdir(dir)
     // a rewrite cut short by a crash: the segment it was made from is whole
     for (const f of names) if (f.endsWith('.merge')) await rm(join(dir, f), { force: true })
+    // Chunk numbers name batches (X-Smap-Batch-Id), so they must never repeat, even when every
+    // chunk was delivered and no file remembers the last one, nor when a file rewritten while
+    // loading numbers its new chunks before the later files are read: start from the clock in
+    // microseconds, which only a wildly wrong clock undercuts.
+    box.#nextSeq = Date.now() * 1000
     const files = [...new Set(names.map((f) => (f.endsWith('~') ? f.slice(0, -1) : f)).filter((f) => SEGMENT_FILE.test(f)))].sort()
     for (const f of files) {
       await box.#loadSegment(join(dir, f), Number(SEGMENT_FILE.exec(f)?.[1]))
       await yieldToLoop() // one segment at a time, so GETs are served while a big backlog loads
     }
-    // Chunk numbers name batches (X-Smap-Batch-Id), so they must never repeat,
-    // even when every chunk was delivered and no file remembers the last one:
-    // start from the clock in microseconds, which only a wildly wrong clock undercuts.
-    box.#nextSeq = Math.max(box.#nextSeq, Date.now() * 1000)
     box.restored = box.#queue.buffered
     box.#enforceCap(new Set(box.perStream.keys()), true) // the cap may have been lowered since
     box.#segments.letGo()
@@ -287,7 +288,7 @@ export class Outbox implements LeaseOwner {
   /** Reads a cold chunk's readings back from its segment; a chunk that cannot be read is counted as dropped, and said so. */
   async #warmUp(chunk: Chunk): Promise<void> {
     const e = await this.#readBack(chunk)
-    if (e !== undefined && !chunk.gone) this.#queue.warmWith(chunk, e)
+    if (e !== undefined && !chunk.gone && chunk.remaining > 0) this.#queue.warmWith(chunk, e)
   }
 
   async #readBack(chunk: Chunk): Promise<OutboxEntry[] | undefined> {
@@ -303,7 +304,7 @@ export class Outbox implements LeaseOwner {
       problem = (err as Error).message
     }
     if (chunk.warm) return chunk.entries
-    if (chunk.gone) return undefined // rewritten meanwhile: its readings are in the new chunks
+    if (chunk.gone || chunk.remaining === 0) return undefined // rewritten or dropped meanwhile: nothing of it to read
     this.#logger.error(`outbox ${this.dir}: chunk ${chunk.seq} in ${chunk.seg.file} cannot be read back (${problem}); its ${chunk.remaining} undelivered readings are counted as dropped`)
     chunk.paths.forEach((_, i) => this.#queue.drop(chunk, i))
     void this.#persistProgress(chunk)

@@ -191,17 +191,21 @@ export class Reporter {
     const sizes = boxes.map((b) => (b.box as Outbox).undeliveredBytes)
     for (const n of sizes) total += n
     let dropped = 0
+    const onLoan = new Set<number>()
     while (total > cap) {
       // the outbox holding the oldest reading gives up its oldest chunk
       let k = -1
       for (let i = 0; i < boxes.length; i++) {
         const t = (boxes[i]?.box as Outbox).oldest
-        if (t !== undefined && (sizes[i] as number) > 0 && (k === -1 || t < ((boxes[k]?.box as Outbox).oldest as number))) k = i
+        if (t !== undefined && !onLoan.has(i) && (sizes[i] as number) > 0 && (k === -1 || t < ((boxes[k]?.box as Outbox).oldest as number))) k = i
       }
       if (k === -1) break
       const box = (boxes[k] as { box: Outbox }).box
       const freed = box.dropOldest()
-      if (freed.readings === 0) break // all on loan to a delivery: next time
+      if (freed.readings === 0) {
+        onLoan.add(k) // what it holds is on loan to a delivery: the next oldest outbox gives instead
+        continue
+      }
       dropped += freed.readings
       total -= freed.bytes
       sizes[k] = (sizes[k] as number) - freed.bytes

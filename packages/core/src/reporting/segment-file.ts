@@ -1,4 +1,4 @@
-import { cp, mkdir, readFile, rename, stat } from 'node:fs/promises'
+import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { Logger } from '../logger.js'
 import { readSegmentDoc, type SegmentDoc, type StoredChunk } from './chunk.js'
@@ -40,6 +40,8 @@ export async function openSegment(
     try {
       // a full disk is no reason to set a file aside: NeDB could not rewrite it, so read it as it is
       if (!NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+      // the rewrite it could not finish leaves a partial `file~`, which NeDB would bring back once `file` is gone
+      await rm(`${file}~`, { force: true })
       ds = await Store.open<SegmentDoc>(file, { rewrite: false })
       readOnly = true
       logger.warn(`outbox segment ${file}: loaded as it is (${(err as Error).message}); it is delivered, and its delivery progress is recorded only when all of it has been delivered`)

@@ -48,6 +48,7 @@ export class Segments {
     if (this.active === seg) this.active = undefined
     seg.ds = undefined
     await rm(seg.file, { force: true })
+    await rm(`${seg.file}~`, { force: true }) // a rewrite NeDB did not finish would come back as the file
   }
 
   /** Bytes of the files on disk. */
