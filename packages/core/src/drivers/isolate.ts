@@ -18,6 +18,9 @@ export interface IsolationOptions {
   stopMs?: number
 }
 
+/** An error from the worker, as its message and stack crossed over. */
+const revive = (e: { message: string; stack?: string }): Error => Object.assign(new Error(e.message), { stack: e.stack ?? e.message })
+
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 /** The worker entry: built beside index.js; run from source (this repository's tests), it is loaded through tsx. */
@@ -178,7 +181,7 @@ class WorkerLink {
         const p = this.#pending.get(c.id)
         this.#pending.delete(c.id)
         if (c.error === undefined) p?.resolve()
-        else p?.reject(Object.assign(new Error(c.error.message), { stack: c.error.stack ?? c.error.message }))
+        else p?.reject(revive(c.error))
       } else if (c.t === 'add') {
         if (c.two) ctx.add(c.path, c.a as number, c.b as Parameters<DriverContext['add']>[2])
         else ctx.add(c.path, c.a)
@@ -186,7 +189,7 @@ class WorkerLink {
       else if (c.t === 'coll') ctx.addCollection(c.path, c.options)
       else if (c.t === 'meta') ctx.setMetadata(c.path, c.metadata)
       else if (c.t === 'health') ctx.setHealth(c.health)
-      else if (c.t === 'log') ctx.logger[c.level](c.message, c.error && Object.assign(new Error(c.error.message), { stack: c.error.stack ?? c.error.message }))
+      else if (c.t === 'log') ctx.logger[c.level](c.message, c.error && revive(c.error))
       else if (c.t === 'state') ctx.state.set(c.key, c.value)
       else if (c.t === 'periodic') this.#jobs.set(c.job, ctx.periodic(() => this.call({ t: 'run', id: 0, job: c.job }), c.seconds, c.options))
       else void this.#jobs.get(c.job)?.stop()

@@ -127,6 +127,11 @@ export class Chunk {
     this.bytes = bytes
   }
 
+  /** Its share of the bytes it was stored in that is not delivered yet. */
+  get undeliveredBytes(): number {
+    return this.remaining > 0 && this.total > 0 ? Math.round((this.bytes * this.remaining) / this.total) : 0
+  }
+
   /** Whether its readings are in memory. */
   get warm(): boolean {
     return this.#entries !== undefined

@@ -336,9 +336,9 @@ export class Outbox implements LeaseOwner {
 
   /** Drops the oldest chunk not on loan (the server's byte cap): the readings and bytes it held. */
   dropOldest(): { readings: number; bytes: number } {
-    const chunk = this.#queue.live().find((c) => !c.inflight && !c.merging)
+    const chunk = this.#queue.oldestFree()
     if (!chunk) return { readings: 0, bytes: 0 }
-    const bytes = Math.round((chunk.bytes * chunk.remaining) / Math.max(1, chunk.total))
+    const bytes = chunk.undeliveredBytes
     let readings = 0
     chunk.paths.forEach((_, i) => (readings += this.#queue.drop(chunk, i)))
     void this.#persistProgress(chunk)
@@ -349,8 +349,7 @@ export class Outbox implements LeaseOwner {
   async take(max: number, prefix: string): Promise<OutboxLease> {
     // first the readings it will lend are brought into memory
     let n = 0
-    for (const chunk of this.#queue.live()) {
-      if (n >= max) break
+    for (const chunk of this.#queue.live(max)) {
       if (chunk.merging && n === 0) {
         await this.#progress // the head is being rewritten: lend from the new chunks
         return this.take(max, prefix)

@@ -31,12 +31,15 @@ export class ChunkQueue {
     return path
   }
 
-  /** Chunks not yet fully delivered or dropped, oldest first (a copy: safe across awaits). */
-  live(): Chunk[] {
+  /** Chunks not yet fully delivered or dropped, oldest first, until they hold `upTo` readings (a copy: safe across awaits). */
+  live(upTo = Number.POSITIVE_INFINITY): Chunk[] {
     const out: Chunk[] = []
-    for (let q = this.#head; q < this.#items.length; q++) {
+    let n = 0
+    for (let q = this.#head; q < this.#items.length && n < upTo; q++) {
       const c = this.#items[q] as Chunk
-      if (c.remaining > 0) out.push(c)
+      if (c.remaining === 0) continue
+      out.push(c)
+      n += c.remaining
     }
     return out
   }
@@ -44,6 +47,15 @@ export class ChunkQueue {
   /** Calls `fn` for the chunks from the head, oldest first, until it returns false. */
   each(fn: (chunk: Chunk) => boolean | void): void {
     for (let q = this.#head; q < this.#items.length; q++) if (fn(this.#items[q] as Chunk) === false) return
+  }
+
+  /** The oldest chunk with readings left that is neither on loan nor being rewritten. */
+  oldestFree(): Chunk | undefined {
+    for (let q = this.#head; q < this.#items.length; q++) {
+      const c = this.#items[q] as Chunk
+      if (c.remaining > 0 && !c.inflight && !c.merging) return c
+    }
+    return undefined
   }
 
   get length(): number {
@@ -57,10 +69,7 @@ export class ChunkQueue {
   /** Bytes of the undelivered readings (their share of the chunks they are stored in). */
   undeliveredBytes(): number {
     let total = 0
-    for (let q = this.#head; q < this.#items.length; q++) {
-      const c = this.#items[q] as Chunk
-      if (c.remaining > 0 && c.total > 0) total += Math.round((c.bytes * c.remaining) / c.total)
-    }
+    for (let q = this.#head; q < this.#items.length; q++) total += (this.#items[q] as Chunk).undeliveredBytes
     return total
   }
 
