@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -17,3 +18,17 @@ export const canMount = ((): boolean => {
     execFileSync('rm', ['-rf', probe])
   }
 })()
+
+/** Runs `fn` with a fresh tmpfs of `size` (such as `256k`) mounted at the directory it is given; unmounts and removes it after. */
+export async function withTmpfs(size: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'smap-tmpfs-'))
+  const mnt = join(dir, 'mnt')
+  execFileSync('mkdir', ['-p', mnt])
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt])
+  try {
+    await fn(mnt)
+  } finally {
+    execFileSync('umount', ['-l', mnt])
+    await rm(dir, { recursive: true, force: true })
+  }
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createApp, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
 import { startSink } from './_sink.js'
-import { canMount } from './_mount.js'
+import { canMount, withTmpfs } from './_mount.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const logged: string[] = []
@@ -251,108 +251,96 @@ describe('the outbox byte cap', () => {
 
 describe('a full disk', () => {
   it.skipIf(!canMount)('is recovered from: what is held in memory is delivered from there or written in pieces as space returns, and all of it arrives', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'smap-fulldisk-'))
-    const mnt = join(dir, 'mnt')
-    execFileSync('mkdir', ['-p', mnt])
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
-    const sink = await startSink()
-    try {
-      await sink.down()
-      const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: mnt, flushInterval: 10, retryBackoff: 5, maxRetryBackoff: 20, reportTimeout: 1000 } })
-      inst.addTimeseries('/s', 's', 'W')
-      await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 1_000_000 })
-      await inst.start()
-      const status = async (): Promise<ChannelStatus> => Object.values((await inst.status()).reports)[0]?.channels[0] as ChannelStatus
-      let n = 0
-      while ((await status()).writeError === null && n < 200_000) {
-        for (let k = 0; k < 500; k++) inst.add('/s', n, n++)
-        await new Promise((r) => setTimeout(r, 12))
+    await withTmpfs('256k', async (mnt) => {
+      const sink = await startSink()
+      try {
+        await sink.down()
+        const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: mnt, flushInterval: 10, retryBackoff: 5, maxRetryBackoff: 20, reportTimeout: 1000 } })
+        inst.addTimeseries('/s', 's', 'W')
+        await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 1_000_000 })
+        await inst.start()
+        const status = async (): Promise<ChannelStatus> => Object.values((await inst.status()).reports)[0]?.channels[0] as ChannelStatus
+        let n = 0
+        while ((await status()).writeError === null && n < 200_000) {
+          for (let k = 0; k < 500; k++) inst.add('/s', n, n++)
+          await new Promise((r) => setTimeout(r, 12))
+        }
+        for (let k = 0; k < 20_000; k++) inst.add('/s', n, n++) // held in memory: more than the disk can take at once
+        expect((await status()).writeError).toMatch(/no space left on device/i)
+        await sink.up()
+        const end = Date.now() + 60_000
+        while (Date.now() < end && new Set(sink.uniqueValues('/s')).size < n) await new Promise((r) => setTimeout(r, 50))
+        expect(new Set(sink.uniqueValues('/s')).size).toBe(n)
+        // and the disk is written again (tried every 5 s)
+        while (Date.now() < end && (await status()).writeError !== null) {
+          inst.add('/s', n, n++)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        while (Date.now() < end && new Set(sink.uniqueValues('/s')).size < n) await new Promise((r) => setTimeout(r, 50))
+        const c = await status()
+        expect([c.writeError, c.pending, c.backlogReadings, c.dropped.total]).toEqual([null, 0, 0, 0])
+        await inst.stop()
+      } finally {
+        await sink.close()
       }
-      for (let k = 0; k < 20_000; k++) inst.add('/s', n, n++) // held in memory: more than the disk can take at once
-      expect((await status()).writeError).toMatch(/no space left on device/i)
-      await sink.up()
-      const end = Date.now() + 60_000
-      while (Date.now() < end && new Set(sink.uniqueValues('/s')).size < n) await new Promise((r) => setTimeout(r, 50))
-      expect(new Set(sink.uniqueValues('/s')).size).toBe(n)
-      // and the disk is written again (tried every 5 s)
-      while (Date.now() < end && (await status()).writeError !== null) {
-        inst.add('/s', n, n++)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-      while (Date.now() < end && new Set(sink.uniqueValues('/s')).size < n) await new Promise((r) => setTimeout(r, 50))
-      const c = await status()
-      expect([c.writeError, c.pending, c.backlogReadings, c.dropped.total]).toEqual([null, 0, 0, 0])
-      await inst.stop()
-    } finally {
-      await sink.close()
-      execFileSync('umount', ['-l', mnt])
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   }, 90_000)
 })
 
 describe('delivering while the disk is full', () => {
   it.skipIf(!canMount)('delivers what it holds in memory, in order, while no outbox write can succeed, and writes again once space returns', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'smap-memdeliver-'))
-    const mnt = join(dir, 'mnt')
-    execFileSync('mkdir', ['-p', mnt])
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
-    const sink = await startSink()
-    try {
-      const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: mnt, flushInterval: 10 } })
-      inst.addTimeseries('/s', 's', 'W')
-      await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 1_000_000 })
-      await inst.start()
-      const status = async (): Promise<ChannelStatus> => Object.values((await inst.status()).reports)[0]?.channels[0] as ChannelStatus
-      const arrived = async (n: number): Promise<void> => {
-        const end = Date.now() + 20_000
-        while (Date.now() < end && new Set(sink.uniqueValues('/s')).size < n) await new Promise((r) => setTimeout(r, 20))
-        expect(new Set(sink.uniqueValues('/s')).size).toBe(n)
-      }
-      let n = 0
-      inst.add('/s', n, n++)
-      await arrived(1)
-      // something else fills the disk
-      const ballast = join(mnt, 'ballast')
+    await withTmpfs('256k', async (mnt) => {
+      const sink = await startSink()
       try {
-        execFileSync('dd', ['if=/dev/zero', `of=${ballast}`, 'bs=4k'], { stdio: 'ignore' })
-      } catch {
-        // dd stops with an error when the disk is full: that is the point
-      }
-      for (let round = 0; round < 20; round++) {
-        for (let k = 0; k < 100; k++) inst.add('/s', n, n++)
-        await new Promise((r) => setTimeout(r, 20))
-      }
-      await arrived(n)
-      const c = await status()
-      expect(c.writeError).toMatch(/no space left on device/i)
-      expect([c.pending, c.backlogReadings, c.dropped.total, c.delivered]).toEqual([0, 0, 0, n])
-      expect(sink.uniqueValues('/s')).toEqual(Array.from({ length: n }, (_, k) => k))
-      // space returns: the next try (every 5 s) writes the outbox again
-      await rm(ballast)
-      const end = Date.now() + 20_000
-      while (Date.now() < end && (await status()).writeError !== null) {
+        const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: mnt, flushInterval: 10 } })
+        inst.addTimeseries('/s', 's', 'W')
+        await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: 1_000_000 })
+        await inst.start()
+        const status = async (): Promise<ChannelStatus> => Object.values((await inst.status()).reports)[0]?.channels[0] as ChannelStatus
+        const arrived = async (n: number): Promise<void> => {
+          const end = Date.now() + 20_000
+          while (Date.now() < end && new Set(sink.uniqueValues('/s')).size < n) await new Promise((r) => setTimeout(r, 20))
+          expect(new Set(sink.uniqueValues('/s')).size).toBe(n)
+        }
+        let n = 0
         inst.add('/s', n, n++)
-        await new Promise((r) => setTimeout(r, 50))
+        await arrived(1)
+        // something else fills the disk
+        const ballast = join(mnt, 'ballast')
+        try {
+          execFileSync('dd', ['if=/dev/zero', `of=${ballast}`, 'bs=4k'], { stdio: 'ignore' })
+        } catch {
+          // dd stops with an error when the disk is full: that is the point
+        }
+        for (let round = 0; round < 20; round++) {
+          for (let k = 0; k < 100; k++) inst.add('/s', n, n++)
+          await new Promise((r) => setTimeout(r, 20))
+        }
+        await arrived(n)
+        const c = await status()
+        expect(c.writeError).toMatch(/no space left on device/i)
+        expect([c.pending, c.backlogReadings, c.dropped.total, c.delivered]).toEqual([0, 0, 0, n])
+        expect(sink.uniqueValues('/s')).toEqual(Array.from({ length: n }, (_, k) => k))
+        // space returns: the next try (every 5 s) writes the outbox again
+        await rm(ballast)
+        const end = Date.now() + 20_000
+        while (Date.now() < end && (await status()).writeError !== null) {
+          inst.add('/s', n, n++)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        await arrived(n)
+        expect((await status()).writeError).toBeNull()
+        await inst.stop()
+      } finally {
+        await sink.close()
       }
-      await arrived(n)
-      expect((await status()).writeError).toBeNull()
-      await inst.stop()
-    } finally {
-      await sink.close()
-      execFileSync('umount', ['-l', mnt])
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   }, 60_000)
 })
 
 describe('stopping on a full disk', () => {
   it.skipIf(!canMount)('makes a last try to write what it holds, and says how many readings it could not write, instead of dropping them in silence', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'smap-fullstop-'))
-    const mnt = join(dir, 'mnt')
-    execFileSync('mkdir', ['-p', mnt])
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', mnt])
-    try {
+    await withTmpfs('128k', async (mnt) => {
       const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: mnt, flushInterval: 10 } })
       inst.addTimeseries('/s', 's', 'W')
       const report = { uuid: '33333333-3333-4333-8333-333333333333', ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add', MaxBuffer: 1_000_000 }
@@ -380,10 +368,7 @@ describe('stopping on a full disk', () => {
       expect(r?.restored).toBe(stored + held - lost)
       expect(r?.quarantined).toEqual([])
       await again.stop()
-    } finally {
-      execFileSync('umount', ['-l', mnt])
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 })
 
