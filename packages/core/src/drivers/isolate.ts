@@ -183,8 +183,7 @@ class WorkerLink {
         if (c.error === undefined) p?.resolve()
         else p?.reject(revive(c.error))
       } else if (c.t === 'add') {
-        if (c.two) ctx.add(c.path, c.a as number, c.b as Parameters<DriverContext['add']>[2])
-        else ctx.add(c.path, c.a)
+        ctx.add(c.path, c.time, c.value)
       } else if (c.t === 'ts') ctx.addTimeseries(c.path, c.options)
       else if (c.t === 'coll') ctx.addCollection(c.path, c.options)
       else if (c.t === 'meta') ctx.setMetadata(c.path, c.metadata)

@@ -31,7 +31,7 @@ const jobs = new Map<number, (signal: AbortSignal) => unknown>()
 let lastJob = 0
 // stamped here, when the driver added them, not when the main thread applies them
 const addNow = (path: string, a: number | ReadingValue, b: ReadingValue | undefined): void =>
-  send(b === undefined ? { t: 'add', path, a: Date.now(), b: a, two: true } : { t: 'add', path, a, b, two: true })
+  send(b === undefined ? { t: 'add', path, time: Date.now(), value: a } : { t: 'add', path, time: a as number, value: b })
 
 const ctx: DriverContext = {
   path: start.path,

@@ -21,7 +21,8 @@ export type ContextCall =
   | { t: 'ts'; path: string; options: DriverTimeseriesOptions }
   | { t: 'coll'; path: string; options?: { description?: string } }
   | { t: 'meta'; path: string; metadata: MetadataInput }
-  | { t: 'add'; path: string; a: number | ReadingValue; b?: ReadingValue; two: boolean }
+  /** a reading, always with its time: stamped in the worker when the driver added it */
+  | { t: 'add'; path: string; time: number; value: ReadingValue }
   | { t: 'health'; health: DriverHealth }
   | { t: 'log'; level: 'info' | 'warn' | 'error'; message: string; error?: { message: string; stack?: string } }
   | { t: 'state'; key: string; value: unknown }
