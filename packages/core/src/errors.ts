@@ -22,6 +22,18 @@ export const ERROR_STATUS = {
   SMAP_UUID_INVALID: 400,
   SMAP_ACTUATOR_INVALID: 400,
   SMAP_STATE_INVALID: 400,
+  // actuation
+  SMAP_NOT_ACTUATOR: 405,
+  SMAP_ACTUATE_TOO_SOON: 429,
+  SMAP_ACTUATE_BUSY: 429,
+  SMAP_ACTUATE_REFUSED: 502,
+  SMAP_ACTUATE_UNAVAILABLE: 503,
+  SMAP_ACTUATE_INTERRUPTED: 503,
+  SMAP_ACTUATE_TIMEOUT: 504,
+  SMAP_JOB_INVALID: 400,
+  SMAP_JOB_NOT_FOUND: 404,
+  SMAP_JOB_FINISHED: 409,
+  SMAP_JOB_WRITE: 503,
   // subscriptions and delivery
   SMAP_REPORT_INVALID: 400,
   SMAP_REPORT_LOCATION: 400,
@@ -146,6 +158,18 @@ export class DriverError extends SmapError {
     super(code, message, options)
     this.name = 'DriverError'
     this.driver = driver
+  }
+}
+
+/** A write to an actuator that did not happen; `retryAfterMs` says when to try again, where that is known. */
+export class ActuationError extends SmapError {
+  readonly path: string
+  readonly retryAfterMs: number | undefined
+  constructor(code: ErrorCode, path: string, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(code, message, options)
+    this.name = 'ActuationError'
+    this.path = path
+    this.retryAfterMs = options?.retryAfterMs
   }
 }
 

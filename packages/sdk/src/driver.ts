@@ -22,6 +22,65 @@ export interface TimeseriesHandle {
   add(time: number, value: ReadingValue): void
 }
 
+/** Who asked for a change: passed to an actuator's `write`, and kept in the audit log. */
+export interface Principal {
+  /** How they were let in: from this machine, with a bearer token, a TLS client certificate, by a scheduled job, or from a test. */
+  via: 'loopback' | 'token' | 'certificate' | 'job' | 'harness'
+  /** The address, the token's name, the certificate's subject, or the job's name and uuid. */
+  name: string
+  /** The client's address, when the request came over the network. */
+  address?: string
+}
+
+/** What `write` is given besides the value. */
+export interface ActuatorWriteOptions {
+  /** Fires when the write times out or the driver stops: pass it on to the device's I/O. */
+  signal: AbortSignal
+  principal: Principal
+}
+
+/** The four actuator models of the sMAP profile. */
+export type ActuatorModelName = 'binary' | 'discrete' | 'continuous' | 'continuousInteger'
+
+/**
+ * Options of `ctx.addActuator`. The value `write` gets and `read` returns is
+ * 0 or 1 for `binary`, one of `values` for `discrete`, a number for the others.
+ */
+export interface DriverActuatorOptions {
+  unit: string
+  model: ActuatorModelName
+  /** Names the point durably within the driver instance; default its path relative to the driver. */
+  key?: string
+  /** `discrete`: the states it takes, e.g. `["heat", "cool", "off"]`. */
+  values?: string[]
+  /** `continuous` and `continuousInteger`: the range. */
+  min?: number
+  max?: number
+  /** `continuous`: the step between states, counted from `min`. */
+  step?: number
+  description?: string
+  /**
+   * Performs the change on the device. May return the state the device
+   * reached (else the requested state is taken as reached). Throw to refuse:
+   * the message reaches the client (HTTP 502).
+   */
+  write(value: number | string, options: ActuatorWriteOptions): unknown
+  /** Reads the device's current state; called after start, after every write, and every `readInterval` seconds. */
+  read?(signal: AbortSignal): unknown
+  /** Seconds between reads of the device (default: only after start and after each write). */
+  readInterval?: number
+  /** Longest a write (or a read) may take, in seconds (default 10); the client gets 504 after it. */
+  timeout?: number
+}
+
+/** An actuator point a driver created: a stream of the states it reached. */
+export interface ActuatorHandle {
+  readonly path: string
+  readonly uuid: string
+  /** Tells the host the device reached `value` by itself (a thermostat changed at its panel, say). */
+  report(value: number | string): void
+}
+
 /** Options of `ctx.periodic`. */
 export interface DriverPeriodicOptions {
   /** A run that takes longer than this many seconds counts as a failure of the driver (default: five periods, at least 60 s, at most an hour). */
@@ -83,6 +142,15 @@ export interface DriverContext {
   uuid(key: string): string
   addTimeseries(path: string, key: string, unit: string, options?: Omit<DriverTimeseriesOptions, 'unit' | 'key'>): TimeseriesHandle
   addTimeseries(path: string, options: DriverTimeseriesOptions): TimeseriesHandle
+  /**
+   * Adds an actuator point: a stream of the states the device reached, which
+   * authorized clients change with `PUT /data/PATH?state=V`. Writes to one
+   * point never overlap; the host reads the device after each.
+   * @example
+   * ctx.addActuator('/setpoint', { unit: 'C', model: 'continuous', min: 10, max: 30, step: 0.5,
+   *   write: (v, { signal }) => device.setSetpoint(v, signal), read: (signal) => device.setpoint(signal) })
+   */
+  addActuator(path: string, options: DriverActuatorOptions): ActuatorHandle
   addCollection(path: string, options?: { description?: string }): void
   setMetadata(path: string, metadata: MetadataInput): void
   add(path: string, value: ReadingValue): void

@@ -3,10 +3,14 @@
 export { defineDriver } from './driver.js'
 export { SmapError } from './errors.js'
 export { uuid5 } from './identity.js'
-export { collectionObjectSchema, reportSchema, timeseriesObjectSchema } from './schemas.js'
+export { actuatorObjectSchema, collectionObjectSchema, reportSchema, timeseriesObjectSchema } from './schemas.js'
 export { SDK_VERSION } from './version.js'
 export { z } from 'zod'
 export type {
+  ActuatorHandle,
+  ActuatorModelName,
+  ActuatorWriteOptions,
+  DriverActuatorOptions,
   DriverContext,
   DriverDefinition,
   DriverHealth,
@@ -17,9 +21,11 @@ export type {
   DriverTimeseriesOptions,
   LoadRange,
   OptionsSchema,
+  Principal,
   TimeseriesHandle,
 } from './driver.js'
 export type {
+  ActuatorObject,
   CollectionObject,
   Metadata,
   MetadataInput,

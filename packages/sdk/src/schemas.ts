@@ -31,6 +31,15 @@ export const propertiesSchema = z.object({
 })
 export type Properties = z.infer<typeof propertiesSchema>
 
+/** How an actuator point can be changed, as the original sMAP profile describes it. */
+export const actuatorObjectSchema = z.discriminatedUnion('Model', [
+  z.object({ Model: z.literal('binary'), States: z.tuple([z.tuple([z.literal('0'), z.literal('off')]), z.tuple([z.literal('1'), z.literal('on')])]) }),
+  z.object({ Model: z.literal('discrete'), Values: z.array(z.string().min(1)).min(1) }),
+  z.object({ Model: z.literal('continuous'), MinValue: z.number(), MaxValue: z.number(), StepSize: z.number().positive().optional() }),
+  z.object({ Model: z.literal('continuousInteger'), MinValue: z.number().int(), MaxValue: z.number().int() }),
+])
+export type ActuatorObject = z.infer<typeof actuatorObjectSchema>
+
 /** A Timeseries as served at `/data/PATH` and carried in reports. */
 export const timeseriesObjectSchema = z.object({
   uuid: z.uuid(),
@@ -38,6 +47,8 @@ export const timeseriesObjectSchema = z.object({
   Properties: propertiesSchema,
   Metadata: metadataSchema.optional(),
   Readings: z.array(readingSchema),
+  /** Only on an actuator point. */
+  Actuator: actuatorObjectSchema.optional(),
 })
 export type TimeseriesObject = z.infer<typeof timeseriesObjectSchema>
 

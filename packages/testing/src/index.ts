@@ -1,5 +1,5 @@
 import { checkDriverOptions, DriverHost, memoryStateBackend, normalizePath, parseDriverDefinition, pathBelow, relativePath, SmapError, Tree, type DriverInstance, type Timeseries } from '@smap/core'
-import type { DriverContext, DriverDefinition, DriverHealth, LoadRange, Metadata, OptionsSchema, Reading, ReadingType, z } from '@smap/sdk'
+import type { ActuatorObject, DriverContext, DriverDefinition, DriverHealth, LoadRange, Metadata, OptionsSchema, Principal, Reading, ReadingType, z } from '@smap/sdk'
 import { ManualClock } from './clock.js'
 
 /** Options of `createHarness`. */
@@ -12,6 +12,8 @@ export interface HarnessOptions {
   key?: string
   /** Start time of the controllable clock, Unix ms (default 2024-01-01T00:00:00Z). */
   now?: number
+  /** Least seconds between two writes to one actuator point, as a section's `MinWriteInterval` sets it (default 1). */
+  minWriteInterval?: number
   /** The driver's durable state as a previous run left it (see `harness.state()`), to test a restart. */
   state?: Record<string, unknown>
 }
@@ -31,6 +33,14 @@ export interface RecordedTimeseries {
   bufferSize?: number
   metadata: Metadata
   readings: Reading[]
+  /** On an actuator point: how it can be changed, as served. */
+  actuator?: ActuatorObject
+}
+
+/** What `harness.write` did: the state the point reached, and the reading added for it. */
+export interface HarnessWriteResult {
+  state: number | string
+  reading: Reading
 }
 
 /** A driver running on the real tree and driver host, with a clock the test controls. */
@@ -66,6 +76,14 @@ export interface DriverHarness<S extends OptionsSchema = OptionsSchema> {
   metadata(path: string): Metadata
   /** Driver-relative paths of the collections the driver made. */
   collections(): string[]
+  /**
+   * Writes `state` to the actuator point at a driver-relative path, as a
+   * client's `PUT /data/PATH?state=...` would once the driver runs: the same
+   * checks (the model, the minimum interval between writes), the same queue,
+   * the same deadline on the harness clock. Rejects with the error a client
+   * would get (its `code`, e.g. `SMAP_STATE_INVALID`, `SMAP_ACTUATE_REFUSED`).
+   */
+  write(path: string, state: unknown, principal?: Principal): Promise<HarnessWriteResult>
 }
 
 const DEFAULT_ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
@@ -108,7 +126,7 @@ export async function createHarness<S extends OptionsSchema>(
     onFailure: (_path, _phase, err) => errors.push(err instanceof Error ? err : new Error(String(err))),
   })
   const attach = normalizePath(init.path ?? '/')
-  const driver: DriverInstance = host.add(attach, def, rawOptions, { key: init.key })
+  const driver: DriverInstance = host.add(attach, def, rawOptions, { key: init.key, ...(init.minWriteInterval === undefined ? {} : { minWriteIntervalMs: init.minWriteInterval * 1000 }) })
   const recorded = new Map<Timeseries, Reading[]>()
   tree.onReading((ts, time, value) => {
     if (ts._owner !== driver) return
@@ -137,6 +155,7 @@ export async function createHarness<S extends OptionsSchema>(
     if (ts.ownTimezone !== undefined) out.timezone = ts.ownTimezone
     if (ts.description !== undefined) out.description = ts.description
     if (ts.bufferSize !== 1) out.bufferSize = ts.bufferSize
+    if (ts._actuator) out.actuator = ts._actuator.toJSON()
     return out
   }
   const settle = async (): Promise<void> => {
@@ -186,6 +205,15 @@ export async function createHarness<S extends OptionsSchema>(
       return r.metadata
     },
     collections: () => [...tree.resources(attach)].filter((r) => r.type === 'Collection').map((r) => relative(r.path)),
+    async write(path, state, principal = { via: 'harness', name: 'test' }) {
+      const point = driver.points.get(full(path))
+      if (!point) throw new SmapError(stream(path) ? 'SMAP_NOT_ACTUATOR' : 'SMAP_PATH_NOT_FOUND', stream(path) ? `${full(path)} is not an actuator point` : `no resource at ${full(path)}`)
+      const done = point.write(state, principal)
+      done.catch(() => {}) // told below, once the device had its turn
+      // the write's deadline runs on the harness clock: let the device answer first
+      await settle()
+      return await done
+    },
   }
   return harness
 }

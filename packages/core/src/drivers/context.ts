@@ -1,9 +1,12 @@
-import type { DriverContext, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, DriverTimeseriesOptions, ReadingValue, TimeseriesHandle } from '@smap/sdk'
+import type { ActuatorHandle, DriverActuatorOptions, DriverContext, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, DriverTimeseriesOptions, ReadingValue, TimeseriesHandle } from '@smap/sdk'
 import type { Clock } from '../clock.js'
+import { smapError } from '../errors.js'
+import { ActuatorModel } from '../tree/actuator.js'
 import { normalizePath, pathBelow } from '../tree/path.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { Tree } from '../tree/tree.js'
 import { uuid5 } from '../tree/identity.js'
+import type { ActuatorPoint } from './actuator-point.js'
 
 /** What a driver's context is made of: the driver instance's side of it. */
 export interface ContextOwner {
@@ -18,6 +21,8 @@ export interface ContextOwner {
   noteReading(): void
   setHealth(health: DriverHealth): void
   periodic(fn: (signal: AbortSignal) => unknown, seconds: number, options: DriverPeriodicOptions): DriverJob
+  /** A point was declared on the stream `ts` (again, after a restarted setup: the same point, its newest functions). */
+  declareActuator(ts: Timeseries, model: ActuatorModel, options: DriverActuatorOptions): ActuatorPoint
 }
 
 /**
@@ -46,6 +51,16 @@ export function createContext(owner: ContextOwner): DriverContext {
       owner.noteReading()
     },
   })
+  const stream = (path: string, o: DriverTimeseriesOptions): Timeseries => {
+    const p = full(path)
+    const key = o.key ?? normalizePath(path)
+    const existing = tree.getTimeseries(p)
+    // a restarted setup finds its own streams again
+    if (existing && existing._owner === owner && existing.uuid === uuid5(owner.namespace, key)) return existing
+    const ts = tree.addTimeseries(p, { ...o, key, namespace: owner.namespace })
+    ts._owner = owner
+    return ts
+  }
   return {
     path: owner.path,
     namespace: owner.namespace,
@@ -59,14 +74,22 @@ export function createContext(owner: ContextOwner): DriverContext {
     setHealth: (h) => owner.setHealth({ ...h, ...(h.stale === undefined ? {} : { stale: h.stale.map(full) }) }),
     addTimeseries: (path: string, keyOrOptions: string | DriverTimeseriesOptions, unit?: string, more?: Omit<DriverTimeseriesOptions, 'unit' | 'key'>) => {
       const o: DriverTimeseriesOptions = typeof keyOrOptions === 'string' ? { ...more, key: keyOrOptions, unit: unit as string } : keyOrOptions
-      const p = full(path)
-      const key = o.key ?? normalizePath(path)
-      const existing = tree.getTimeseries(p)
-      // a restarted setup finds its own streams again
-      if (existing && existing._owner === owner && existing.uuid === uuid5(owner.namespace, key)) return handle(existing)
-      const ts = tree.addTimeseries(p, { ...o, key, namespace: owner.namespace })
-      ts._owner = owner
-      return handle(ts)
+      return handle(stream(path, o))
+    },
+    addActuator: (path, options): ActuatorHandle => {
+      if (typeof options !== 'object' || options === null) throw smapError('SMAP_ACTUATOR_INVALID', `actuator ${full(path)}: give its options, e.g. { unit: 'C', model: 'continuous', min: 10, max: 30, write }`)
+      const { write, read, readInterval, timeout } = options
+      if (typeof write !== 'function') throw smapError('SMAP_ACTUATOR_INVALID', `actuator ${full(path)}: \`write\` must be a function that changes the device, got ${typeof write}`)
+      if (read !== undefined && typeof read !== 'function') throw smapError('SMAP_ACTUATOR_INVALID', `actuator ${full(path)}: \`read\` must be a function that reads the device, got ${typeof read}`)
+      for (const [name, v] of [['readInterval', readInterval], ['timeout', timeout]] as const) {
+        if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw smapError('SMAP_ACTUATOR_INVALID', `actuator ${full(path)}: \`${name}\` must be a number of seconds above 0, got ${String(v)}`)
+      }
+      const model = new ActuatorModel(options, full(path))
+      const ts = stream(path, { unit: options.unit, key: options.key, description: options.description, readingType: model.readingType })
+      if (ts._actuator && JSON.stringify(ts._actuator.toJSON()) !== JSON.stringify(model.toJSON())) ts._metaVersion++
+      ts._actuator = model
+      const point = owner.declareActuator(ts, model, options)
+      return { path: ts.path, uuid: ts.uuid, report: (value) => point.report(value) }
     },
     addCollection: (path, options) => {
       const p = full(path)

@@ -1,10 +1,13 @@
-import type { DriverContext, DriverDefinition, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, LoadRange, Metadata } from '@smap/sdk'
+import type { DriverActuatorOptions, DriverContext, DriverDefinition, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, LoadRange, Metadata } from '@smap/sdk'
 import type { Clock } from '../clock.js'
 import { DriverError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import type { ActuatorModel } from '../tree/actuator.js'
 import { uuid5 } from '../tree/identity.js'
 import { flattenMetadata } from '../tree/metadata.js'
+import type { Timeseries } from '../tree/timeseries.js'
 import type { Tree } from '../tree/tree.js'
+import { ActuatorPoint } from './actuator-point.js'
 import { createContext, type ContextOwner } from './context.js'
 import type { DriverModule } from './isolate.js'
 import { periodic, type PeriodicJob } from './periodic.js'
@@ -47,6 +50,8 @@ export interface DriverSource {
   description?: string
   /** `Isolation = worker`: the driver runs in a worker thread of its own (`WorkerMemory` MB of heap). */
   isolation?: { module: DriverModule; memoryMb?: number }
+  /** `MinWriteInterval`: least ms between two writes to one of its actuator points (default 1 s). */
+  minWriteIntervalMs?: number
 }
 
 /** A driver's line in `/status`. */
@@ -120,6 +125,7 @@ export class DriverInstance implements ContextOwner {
   #generation = 0
   #busy: Promise<void> = Promise.resolve()
   readonly #runs = new Set<Promise<unknown>>()
+  readonly #points = new Map<string, ActuatorPoint>()
 
   constructor(env: DriverEnv, path: string, definition: DriverDefinition, options: unknown, source: DriverSource, supervision: SupervisionOptions = {}) {
     this.#env = env
@@ -163,6 +169,49 @@ export class DriverInstance implements ContextOwner {
 
   noteReading(): void {
     this.lastReadingTime = this.clock.now()
+  }
+
+  /** Its actuator points, by full path. */
+  get points(): ReadonlyMap<string, ActuatorPoint> {
+    return this.#points
+  }
+
+  declareActuator(ts: Timeseries, model: ActuatorModel, options: DriverActuatorOptions): ActuatorPoint {
+    const existing = this.#points.get(ts.path)
+    if (existing && existing.ts === ts) {
+      existing.redeclare(options)
+      return existing
+    }
+    const signal = (): AbortSignal => this.signal
+    const point = new ActuatorPoint(
+      {
+        path: this.path,
+        clock: this.clock,
+        get signal() {
+          return signal()
+        },
+        availability: () => this.#availability(),
+        warn: (m) => this.#host.warn(m),
+        noteReading: () => this.noteReading(),
+      },
+      ts,
+      model,
+      options,
+      this.source.minWriteIntervalMs,
+    )
+    this.#points.set(ts.path, point)
+    // declared by a start that already runs (or a restarted setup): its reads begin now
+    if (this.state === 'running') point.started()
+    return point
+  }
+
+  #availability(): { ok: true } | { ok: false; why: string; retryAt?: number } {
+    if (this.state === 'running') return { ok: true }
+    const last = this.lastError ? ` after failing in ${this.lastError.phase}: ${this.lastError.message}` : ''
+    if (this.state === 'backoff') return { ok: false, why: `is restarting${last}`, retryAt: this.#nextAttempt }
+    if (this.state === 'failed') return { ok: false, why: `has failed repeatedly${last} and rests`, retryAt: this.#nextAttempt }
+    if (this.state === 'stopping' || this.state === 'stopped') return { ok: false, why: 'is stopped' }
+    return { ok: false, why: `is ${this.state === 'loaded' ? 'not started yet' : `${this.state}`}`, retryAt: this.clock.now() + 1000 }
   }
 
   setHealth(h: DriverHealth): void {
@@ -239,7 +288,10 @@ export class DriverInstance implements ContextOwner {
     const generation = this.#generation
     try {
       await this.#timed(() => this.definition.start?.(this.ctx, this.options), this.#sup.startTimeoutMs, 'start')
-      if (generation === this.#generation && this.state === 'starting') this.state = 'running'
+      if (generation === this.#generation && this.state === 'starting') {
+        this.state = 'running'
+        for (const p of this.#points.values()) p.started()
+      }
     } catch (err) {
       this.#fail('start', err, generation)
     }
@@ -304,6 +356,7 @@ export class DriverInstance implements ContextOwner {
   /** Ends the current generation: jobs, signal, the driver's own stop. */
   async #halt(callStop: boolean): Promise<void> {
     this.#generation++
+    for (const p of this.#points.values()) p.stopped()
     const jobs = this.#jobs
     this.#jobs = []
     this.#controller.abort(new DriverError('SMAP_DRIVER_STOPPED', this.path, `driver ${this.path} stopped; its work in progress was aborted`))

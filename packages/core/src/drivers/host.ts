@@ -4,6 +4,7 @@ import type { Collection } from '../tree/collection.js'
 import { isWithin, normalizePath } from '../tree/path.js'
 import { checkDriverOptions, parseDriverDefinition } from './definition.js'
 import { DriverInstance, type DriverEnv, type DriverSource, type DriverStatus, type SupervisionOptions } from './driver-instance.js'
+import type { ActuatorPoint } from './actuator-point.js'
 import { isolate } from './isolate.js'
 
 /** The drivers of a source: where each is attached, their lifecycle as a whole, their status. */
@@ -62,6 +63,20 @@ export class DriverHost {
   async stop(): Promise<void> {
     this.#started = false
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()))
+  }
+
+  /** The actuator point at a full path, if a driver declared one there. */
+  point(path: string): ActuatorPoint | undefined {
+    for (const d of this.#drivers.values()) {
+      const p = d.points.get(path)
+      if (p) return p
+    }
+    return undefined
+  }
+
+  /** Every actuator point, driver by driver. */
+  *points(): Generator<ActuatorPoint> {
+    for (const d of this.#drivers.values()) yield* d.points.values()
   }
 
   /** Drivers with a poll running now, or begun since `since` (wall-clock ms), as `path (driver)`. */

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import type { DriverContext, DriverDefinition, DriverJob } from '@smap/sdk'
+import type { ActuatorHandle, DriverContext, DriverDefinition, DriverJob, Principal } from '@smap/sdk'
 import type { ContextCall, FromWorker, ToWorker, WorkerStart } from './worker-protocol.js'
 
 /** Where the driver module is, for a worker to import it. */
@@ -104,7 +104,8 @@ export function isolate(definition: DriverDefinition, module: DriverModule, opti
 class WorkerLink {
   readonly #ctx: DriverContext
   readonly #worker: Worker
-  readonly #pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>()
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>()
+  readonly #points = new Map<string, ActuatorHandle>()
   readonly #jobs = new Map<number, DriverJob>()
   readonly #watch: NodeJS.Timeout
   #nextId = 1
@@ -150,12 +151,13 @@ class WorkerLink {
   }
 
   /** Sends a call and waits for its answer; rejects if the thread fails first. */
-  call(m: Exclude<ToWorker, { t: 'abort' }>): Promise<void> {
+  call(m: Exclude<ToWorker, { t: 'abort' | 'cancel' }>, signal?: AbortSignal): Promise<unknown> {
     if (this.#fault) return Promise.reject(this.#fault)
     const id = this.#nextId++
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
       this.#post({ ...m, id } as ToWorker)
+      signal?.addEventListener('abort', () => this.#post({ t: 'cancel', id }), { once: true })
     })
   }
 
@@ -180,12 +182,22 @@ class WorkerLink {
       if (c.t === 'done') {
         const p = this.#pending.get(c.id)
         this.#pending.delete(c.id)
-        if (c.error === undefined) p?.resolve()
+        if (c.error === undefined) p?.resolve(c.value)
         else p?.reject(revive(c.error))
       } else if (c.t === 'add') {
         ctx.add(c.path, c.time, c.value)
       } else if (c.t === 'ts') ctx.addTimeseries(c.path, c.options)
       else if (c.t === 'coll') ctx.addCollection(c.path, c.options)
+      else if (c.t === 'actuator') {
+        const path = c.path
+        const device = (what: 'write' | 'read', signal: AbortSignal, value?: number | string, principal?: Principal): Promise<unknown> =>
+          this.call({ t: 'device', id: 0, path, what, ...(value === undefined ? {} : { value }), ...(principal === undefined ? {} : { principal }) }, signal)
+        this.#points.set(path, ctx.addActuator(path, {
+          ...c.options,
+          write: (value, { signal, principal }) => device('write', signal, value, principal),
+          ...(c.read ? { read: (signal: AbortSignal) => device('read', signal) } : {}),
+        }))
+      } else if (c.t === 'report') this.#points.get(c.path)?.report(c.value)
       else if (c.t === 'meta') ctx.setMetadata(c.path, c.metadata)
       else if (c.t === 'health') ctx.setHealth(c.health)
       else if (c.t === 'log') ctx.logger[c.level](c.message, c.error && revive(c.error))

@@ -2,7 +2,7 @@
 // driver module and gives it a context whose every call is sent to the main
 // thread, which applies it to the real tree (see isolate.ts).
 import { parentPort, workerData } from 'node:worker_threads'
-import type { DriverContext, DriverDefinition, DriverTimeseriesOptions, ReadingValue } from '@smap/sdk'
+import type { DriverActuatorOptions, DriverContext, DriverDefinition, DriverTimeseriesOptions, ReadingValue } from '@smap/sdk'
 import { uuid5 } from '../tree/identity.js'
 import { normalizePath, pathBelow } from '../tree/path.js'
 import type { ContextCall, ToWorker, WorkerStart } from './worker-protocol.js'
@@ -29,6 +29,9 @@ const controller = new AbortController()
 let state: Record<string, unknown> = {}
 const jobs = new Map<number, (signal: AbortSignal) => unknown>()
 let lastJob = 0
+// actuator points' functions, by the path the driver gave; device calls in flight, to cancel
+const points = new Map<string, Pick<DriverActuatorOptions, 'write' | 'read'>>()
+const deviceCalls = new Map<number, AbortController>()
 // stamped here, when the driver added them, not when the main thread applies them
 const addNow = (path: string, a: number | ReadingValue, b: ReadingValue | undefined): void =>
   send(b === undefined ? { t: 'add', path, time: Date.now(), value: a } : { t: 'add', path, time: a as number, value: b })
@@ -61,6 +64,17 @@ const ctx: DriverContext = {
       add: (a: number | ReadingValue, b?: ReadingValue) => addNow(path, a, b),
     }
   },
+  addActuator(path, options) {
+    const { write, read, ...rest } = options
+    points.set(path, { write, read })
+    send({ t: 'actuator', path, options: rest, read: typeof read === 'function' })
+    const key = options.key ?? normalizePath(path)
+    return {
+      path: pathBelow(start.path, normalizePath(path)),
+      uuid: uuid5(start.namespace, key),
+      report: (value) => send({ t: 'report', path, value }),
+    }
+  },
   addCollection: (path, options) => send({ t: 'coll', path, options }),
   setMetadata: (path, metadata) => send({ t: 'meta', path, metadata }),
   add: (path: string, a: number | ReadingValue, b?: ReadingValue) => addNow(path, a, b),
@@ -83,8 +97,19 @@ const definition = (async (): Promise<DriverDefinition> => {
   return mod[start.exportName] as DriverDefinition
 })()
 
-async function handle(m: Exclude<ToWorker, { t: 'abort' }>): Promise<void> {
+async function handle(m: Exclude<ToWorker, { t: 'abort' | 'cancel' }>): Promise<unknown> {
   const def = await definition
+  if (m.t === 'device') {
+    const point = points.get(m.path)
+    const controller = new AbortController()
+    deviceCalls.set(m.id, controller)
+    try {
+      if (m.what === 'write') return await point?.write(m.value as number | string, { signal: controller.signal, principal: m.principal as NonNullable<typeof m.principal> })
+      return await point?.read?.(controller.signal)
+    } finally {
+      deviceCalls.delete(m.id)
+    }
+  }
   if (m.t === 'run') {
     await jobs.get(m.job)?.(controller.signal) // a job stopped meanwhile: nothing to do
     return
@@ -102,8 +127,12 @@ port.on('message', (m: ToWorker) => {
     controller.abort(new Error(`driver ${start.path} stopped; its work in progress was aborted`))
     return
   }
+  if (m.t === 'cancel') {
+    deviceCalls.get(m.id)?.abort(new Error('the call was cancelled: its deadline passed, or the driver stopped'))
+    return
+  }
   handle(m).then(
-    () => send({ t: 'done', id: m.id }),
+    (value) => send({ t: 'done', id: m.id, ...(m.t === 'device' && value !== undefined ? { value } : {}) }),
     (err: unknown) => send({ t: 'done', id: m.id, error: describe(err) }),
   )
 })

@@ -1,66 +1,21 @@
-import { timingSafeEqual } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
 import type { Report } from '@smap/sdk'
 import type { Context, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { SmapInstance } from '../instance.js'
+import { authorize } from './auth.js'
 import { parseReport, reportObject, type Subscription } from '../reporting/subscription.js'
 import { isUuid } from '../tree/identity.js'
 
 const REPORT_BODY_BYTES = 64 * 1024
 const tooLarge = (): HTTPException => new HTTPException(413, { message: `request body larger than ${REPORT_BODY_BYTES} bytes` })
 
-function isLoopback(address: string | undefined): boolean {
-  if (!address) return false
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
-}
-
-/** Whether a request's Origin names the host it was sent to. */
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  try {
-    return host !== undefined && new URL(origin).host.toLowerCase() === host.toLowerCase()
-  } catch {
-    return false
-  }
-}
-
-/** Compares in constant time; secrets of different byte lengths are simply different. */
-function sameSecret(given: string, secret: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(secret)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
 /** `/reports`: only this machine, or a client with the bearer token, may see or change subscriptions. */
 export function mountReports(app: Hono, inst: SmapInstance): void {
   app.use('/reports/*', guard)
   app.use('/reports', guard)
   async function guard(c: Context, next: () => Promise<void>): Promise<void> {
-    const remote = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress
-    const token = inst.server.reportToken
-    const header = c.req.header('authorization')
-    let tokenOk = false
-    if (header !== undefined) {
-      const bearer = /^Bearer +([\x21-\x7e]+)$/i.exec(header.trim())
-      if (!bearer) {
-        c.header('WWW-Authenticate', 'Bearer')
-        throw new HTTPException(401, { message: 'malformed Authorization header: expected "Bearer TOKEN", the token being [server] ReportToken' })
-      }
-      tokenOk = token !== undefined && sameSecret(bearer[1] as string, token)
-    }
-    if (!isLoopback(remote) && !tokenOk) {
-      throw new HTTPException(403, {
-        message: token === undefined
-          ? 'subscriptions can be managed only from this machine; set ReportToken in [server] to allow others with a bearer token'
-          : 'subscriptions can be managed only from this machine or with the bearer token (Authorization: Bearer ...)',
-      })
-    }
+    authorize(c, inst, 'reports')
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-      // a web page open in a browser on this machine must not manage subscriptions
-      const origin = c.req.header('origin')
-      if (origin !== undefined && !sameOrigin(origin, c.req.header('host'))) {
-        throw new HTTPException(403, { message: `cross-site request refused: Origin ${origin.slice(0, 100)} is not this source` })
-      }
       if (inst.starting) {
         c.header('Retry-After', '1')
         throw new HTTPException(503, { message: 'the source is starting and restoring its subscriptions; try again in a second' })

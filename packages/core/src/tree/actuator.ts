@@ -1,3 +1,4 @@
+import type { ActuatorObject } from '@smap/sdk'
 import { smapError } from '../errors.js'
 
 /** How an actuator point is described, as a driver declares it (`ctx.addActuator`). */
@@ -11,12 +12,6 @@ export interface ActuatorSpec {
   step?: number
 }
 
-/** The `Actuator` member of a point's served object, as the original profile has it. */
-export type ActuatorObject =
-  | { Model: 'binary'; States: [['0', 'off'], ['1', 'on']] }
-  | { Model: 'discrete'; Values: string[] }
-  | { Model: 'continuous'; MinValue: number; MaxValue: number; StepSize?: number }
-  | { Model: 'continuousInteger'; MinValue: number; MaxValue: number }
 
 const BINARY_STATES: [['0', 'off'], ['1', 'on']] = [['0', 'off'], ['1', 'on']]
 const BINARY_WORDS: Record<string, 0 | 1> = { '0': 0, off: 0, false: 0, '1': 1, on: 1, true: 1 }
@@ -64,6 +59,42 @@ export class ActuatorModel {
     if (s.model === 'discrete') return { Model: 'discrete', Values: [...(s.values as string[])] }
     if (s.model === 'continuousInteger') return { Model: 'continuousInteger', MinValue: s.min as number, MaxValue: s.max as number }
     return { Model: 'continuous', MinValue: s.min as number, MaxValue: s.max as number, ...(s.step === undefined ? {} : { StepSize: s.step }) }
+  }
+
+  /** The reading type of its stream: discrete states are kept as their index in `values`, so every archiver takes them. */
+  get readingType(): 'long' | 'double' {
+    return this.spec.model === 'continuous' ? 'double' : 'long'
+  }
+
+  /** The reading for a value `parse` gave. */
+  toReading(value: number | string): number {
+    return this.spec.model === 'discrete' ? (this.spec.values as string[]).indexOf(value as string) : (value as number)
+  }
+
+  /** The state a reading stands for: a discrete point's value, else the number. */
+  stateOf(reading: number): number | string {
+    return this.spec.model === 'discrete' ? ((this.spec.values as string[])[reading] ?? reading) : reading
+  }
+
+  /**
+   * The reading for a state the device says it reached: more lenient than
+   * `parse` (a device may clamp or round), but it must be a state of the
+   * model's kind. Undefined if it is not.
+   */
+  reached(value: unknown): number | undefined {
+    const s = this.spec
+    if (s.model === 'binary') {
+      const word = typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string' ? String(value).trim().toLowerCase() : ''
+      return BINARY_WORDS[word]
+    }
+    if (s.model === 'discrete') {
+      const i = typeof value === 'string' ? (s.values as string[]).indexOf(value.trim()) : -1
+      if (i >= 0) return i
+      return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < (s.values as string[]).length ? value : undefined
+    }
+    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN
+    if (!Number.isFinite(n)) return undefined
+    return s.model === 'continuousInteger' ? Math.round(n) : n
   }
 
   /** The states it accepts, in words for an error message. */

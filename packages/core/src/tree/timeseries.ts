@@ -1,5 +1,6 @@
 import type { Metadata, Reading, ReadingType, ReadingValue, TimeseriesObject } from '@smap/sdk'
 import { FieldError, smapError } from '../errors.js'
+import type { ActuatorModel } from './actuator.js'
 import { cloneMetadata } from './metadata.js'
 import { checkReading, checkTimezone, fitsReadingType, MAX_TIME } from './reading.js'
 
@@ -66,6 +67,8 @@ export class Timeseries {
   _owner: object | undefined
   /** @internal bumped when metadata or description change, so reports resend the full object. */
   _metaVersion = 1
+  /** @internal how it can be changed, on an actuator point (served as `Actuator`). */
+  _actuator: ActuatorModel | undefined
   readonly unit: string
   readonly readingType: ReadingType
   readonly bufferSize: number
@@ -173,6 +176,7 @@ export class Timeseries {
     }
     if (this.description !== undefined) out.Description = this.description
     if (Object.keys(this._metadata).length > 0) out.Metadata = cloneMetadata(this._metadata)
+    if (this._actuator) out.Actuator = this._actuator.toJSON()
     return out
   }
 }
