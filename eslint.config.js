@@ -11,8 +11,9 @@ const restrict = (names, why, patterns = []) => ({
 })
 
 // Inside @smap/core, the folders are layers: the tree is the ground floor,
-// drivers and reporting stand on it side by side, the instance ties them
-// together, and config, http and history sit on top. A folder imports only
+// drivers and reporting stand on it side by side, actuation (jobs, the
+// audit log) on the drivers, the instance ties them together, and config,
+// http and history sit on top. A folder imports only
 // from below (the files beside index.ts — errors, logger, clock — are for all).
 const folder = (name) => ({ group: [`../${name}/*`, `./${name}/*`], message: `this layer of @smap/core may not import from ${name}/` })
 const instance = { group: ['../instance.js', './instance.js'], message: 'only config/, http/ and history/ sit above the instance' }
@@ -44,10 +45,11 @@ export default tseslint.config(
   },
   { files: ['packages/sdk/src/**'], rules: restrict(['@smap/core', '@smap/cli', '@smap/testing'], '@smap/sdk is the plugin contract and depends on no runtime') },
   { files: ['packages/core/src/**'], rules: layer([]) },
-  { files: ['packages/core/src/*.ts'], ignores: ['packages/core/src/index.ts', 'packages/core/src/instance.ts'], rules: layer(['tree', 'drivers', 'reporting', 'config', 'http', 'history'], [instance]) },
-  { files: ['packages/core/src/tree/**'], rules: layer(['drivers', 'reporting', 'config', 'http', 'history'], [instance]) },
-  { files: ['packages/core/src/drivers/**'], rules: layer(['reporting', 'config', 'http', 'history'], [instance]) },
-  { files: ['packages/core/src/reporting/**'], rules: layer(['drivers', 'config', 'http', 'history'], [instance]) },
+  { files: ['packages/core/src/*.ts'], ignores: ['packages/core/src/index.ts', 'packages/core/src/instance.ts'], rules: layer(['tree', 'drivers', 'reporting', 'actuation', 'config', 'http', 'history'], [instance]) },
+  { files: ['packages/core/src/tree/**'], rules: layer(['drivers', 'reporting', 'actuation', 'config', 'http', 'history'], [instance]) },
+  { files: ['packages/core/src/drivers/**'], rules: layer(['reporting', 'actuation', 'config', 'http', 'history'], [instance]) },
+  { files: ['packages/core/src/actuation/**'], rules: layer(['reporting', 'config', 'http', 'history'], [instance]) },
+  { files: ['packages/core/src/reporting/**'], rules: layer(['drivers', 'actuation', 'config', 'http', 'history'], [instance]) },
   { files: ['packages/core/src/instance.ts'], rules: layer(['config', 'http', 'history']) },
   {
     // core makes its errors with smapError() or a subclass, so every code is one of ErrorCode's

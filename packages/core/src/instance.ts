@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { dirname, join, resolve as resolvePath } from 'node:path'
-import type { DriverDefinition, MetadataInput, ReadingValue, Report } from '@smap/sdk'
+import type { DriverDefinition, MetadataInput, Principal, ReadingValue, Report } from '@smap/sdk'
+import { Actuation } from './actuation/actuation.js'
+import { AuditLog, type AuditEntry } from './actuation/audit.js'
+import { JobFile } from './actuation/job-file.js'
+import { Jobs, type Job, type JobState } from './actuation/jobs.js'
+import type { WriteResult } from './drivers/actuator-point.js'
 import { systemClock } from './clock.js'
 import { DriverHost } from './drivers/host.js'
 import type { DriverInstance, DriverSource, DriverStatus, SupervisionOptions } from './drivers/driver-instance.js'
@@ -57,6 +62,8 @@ export interface ServerSettings {
    * dropped, counted and logged. No cap by default (each stream's MaxBuffer still applies).
    */
   maxOutboxBytes?: number
+  /** How late a scheduled job may start after a restart, ms (default 60,000); one later than that is marked missed. */
+  jobGrace?: number
 }
 
 /** What `GET /status` shows. */
@@ -64,6 +71,13 @@ export interface SourceStatus {
   root: string
   drivers: Record<string, DriverStatus>
   reports: Record<string, ReportStatus>
+  /** Only when the source has actuator points: each one's state, the jobs by state, the latest write attempts. */
+  actuation?: {
+    points: Record<string, { model: string; state: number | string | null; lastWrite: number | null }>
+    jobs: Record<JobState, number>
+    audit: AuditEntry[]
+    auditFailures: number
+  }
 }
 
 /**
@@ -86,6 +100,10 @@ export class SmapInstance {
   readonly reporter: Reporter
   readonly #host: DriverHost
   readonly #dataDir: string
+  /** @internal every write passes here (HTTP, jobs, `actuate`). */
+  readonly actuation: Actuation
+  /** @internal scheduled writes. */
+  readonly jobs: Jobs
   #stopWatchdog: (() => void) | undefined
   #started = false
   #starting = false
@@ -116,6 +134,8 @@ export class SmapInstance {
       stateBackend: (namespace) => fileStateBackend(join(dataDir, 'drivers', `${namespace}.json`)),
       flush: () => this.reporter.flush(),
     })
+    this.actuation = new Actuation(this.tree, (path) => this.#host.point(path), new AuditLog(join(dataDir, 'audit.jsonl'), this.logger))
+    this.jobs = new Jobs(new JobFile<Job>(join(dataDir, 'jobs.json')), this.actuation, this.logger, s.jobGrace)
   }
 
   /** The root uuid: the source's durable identity. */
@@ -249,6 +269,17 @@ export class SmapInstance {
     await this.reporter.flush()
   }
 
+  /**
+   * Writes `state` to the actuator point at `path`, as `PUT /data/PATH?state=`
+   * does: checked by the point's model, queued, audited. Resolves with the
+   * state the device reached and its reading.
+   * @example await inst.actuate('/thermostat/setpoint', 21.5)
+   */
+  async actuate(path: string, state: unknown, principal: Principal = { via: 'loopback', name: 'this process' }): Promise<WriteResult> {
+    const { state: reached, reading } = await this.actuation.write(path, state, principal)
+    return { state: reached, reading }
+  }
+
   /** Drivers attached to this instance, by path. */
   get drivers(): ReadonlyMap<string, DriverInstance> {
     return this.#host.drivers
@@ -295,7 +326,12 @@ export class SmapInstance {
       this.#starting = false
     }
     if (options.drivers === false) await startReporting()
-    else await this.#host.start(startReporting)
+    else {
+      await this.#host.start(startReporting)
+      await this.actuation.audit.open()
+      // saved jobs come back once the drivers they write to run
+      await this.jobs.start()
+    }
   }
 
   /** Stops every driver (each within its deadline), then delivery. */
@@ -303,13 +339,26 @@ export class SmapInstance {
     this.#started = false
     this.#stopWatchdog?.()
     this.#stopWatchdog = undefined
+    await this.jobs.stop()
     await this.#host.stop()
+    await this.actuation.audit.flushed()
     await this.reporter.stop()
   }
 
   /** What `GET /status` shows: one moment's figures, drivers and reports alike. */
   async status(): Promise<SourceStatus> {
     const reports = await this.reporter.status()
-    return { root: this.root, drivers: this.#host.status(), reports: reports() }
+    const out: SourceStatus = { root: this.root, drivers: this.#host.status(), reports: reports() }
+    const points = [...this.#host.points()]
+    if (points.length > 0) {
+      const audit = this.actuation.audit.status()
+      out.actuation = {
+        points: Object.fromEntries(points.map((p) => [p.path, { model: p.model.spec.model, state: p.state ?? null, lastWrite: p.lastWrite ?? null }])),
+        jobs: this.jobs.counts(),
+        audit: audit.latest.slice(-20),
+        auditFailures: audit.failures,
+      }
+    }
+    return out
   }
 }

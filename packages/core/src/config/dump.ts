@@ -35,6 +35,7 @@ export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
       const entries: Array<[string, string]> = [['type', driver.source.ref]]
       if (driver.source.key !== undefined) entries.push(['key', driver.source.key])
       if (driver.source.uuid !== undefined) entries.push(['uuid', driver.source.uuid])
+      if (driver.source.minWriteIntervalMs !== undefined) entries.push(['MinWriteInterval', String(driver.source.minWriteIntervalMs)])
       if (driver.source.isolation) {
         entries.push(['Isolation', 'worker'])
         if (driver.source.isolation.memoryMb !== undefined) entries.push(['WorkerMemory', String(driver.source.isolation.memoryMb)])

@@ -13,7 +13,7 @@ import { mergeMetadata } from '../tree/metadata.js'
 import { checkProperties } from '../tree/timeseries.js'
 import { parseIni, type IniEntry, type IniSection } from './ini.js'
 import { readServer } from './server-keys.js'
-import { readCount } from './values.js'
+import { readCount, readMs } from './values.js'
 
 /** Options of `load`. */
 export interface LoadOptions {
@@ -227,6 +227,8 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
       }
     } else if (lower === 'workermemory') {
       workerMemory = readCount(e.value, 16, 16_384, where)
+    } else if (lower === 'minwriteinterval') {
+      source.minWriteIntervalMs = readMs(e.value, 0, 86_400_000, where)
     } else {
       source.rawOptions[e.key] = e.value
       lines.set(e.key, e.line)

@@ -38,6 +38,7 @@ const SERVER_KEYS: Array<{
   { key: 'MaxSubscriptions', field: 'maxSubscriptions', read: (v, w) => readCount(v, 1, 10_000, w), write: String },
   { key: 'MaxConnections', field: 'maxConnections', read: (v, w) => readCount(v, 1, 100_000, w), write: String },
   { key: 'MaxOutboxBytes', field: 'maxOutboxBytes', read: (v, w) => readBytes(v, 1024 * 1024, w), write: writeBytes },
+  { key: 'JobGrace', field: 'jobGrace', read: (v, w) => readMs(v, 0, 86_400_000, w), write: String },
 ]
 
 /** The settings of a `[server]` section (none if there is no section). */

@@ -51,6 +51,8 @@ export class ActuatorPoint {
   #lastAccepted = Number.NEGATIVE_INFINITY
   #readTimer: { cancel(): void } | undefined
   #readFailing = false
+  /** When a write was last accepted (Unix ms), if ever. */
+  lastWrite: number | undefined
 
   constructor(owner: PointOwner, ts: Timeseries, model: ActuatorModel, calls: DeviceCalls, minIntervalMs = DEFAULT_MIN_WRITE_INTERVAL_MS) {
     this.owner = owner
@@ -98,6 +100,7 @@ export class ActuatorPoint {
       return Promise.reject(new ActuationError('SMAP_ACTUATE_BUSY', this.path, `${this.path} has ${MAX_WAITING} writes waiting for the device; try again shortly`, { retryAfterMs: 1000 }))
     }
     this.#lastAccepted = now
+    this.lastWrite = now
     this.#waiting++
     const run = this.#queue.then(() => this.#write(value, principal))
     this.#queue = run.then(

@@ -2,9 +2,11 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { httpStatus, SmapError } from '../errors.js'
+import { ActuationError, httpStatus, SmapError } from '../errors.js'
 import type { SmapInstance } from '../instance.js'
+import { mountActuation, WRITABLE } from './actuate.js'
 import { mountData } from './data.js'
+import { mountJobs } from './jobs.js'
 import { mountReports } from './reports.js'
 
 const MAX_BODY_BYTES = 1024 * 1024
@@ -27,10 +29,12 @@ export function createApp(inst: SmapInstance): Hono {
     return c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)
   })
 
-  app.get('/', (c) => c.json({ Contents: ['data', 'reports'] }))
+  app.get('/', (c) => c.json({ Contents: inst.actuation.any ? ['data', 'reports', 'jobs'] : ['data', 'reports'] }))
   app.get('/status', async (c) => c.json(await inst.status()))
   mountReports(app, inst)
-  mountData(app, inst.tree)
+  mountJobs(app, inst)
+  mountActuation(app, inst)
+  mountData(app, inst.tree, (path) => (inst.tree.getTimeseries(path)?._actuator ? WRITABLE : undefined))
 
   app.notFound((c) => c.json({ error: `no resource at ${c.req.path}` }, 404))
   // the one place an error becomes an answer: a problem with the request
@@ -39,6 +43,7 @@ export function createApp(inst: SmapInstance): Hono {
     if (err instanceof HTTPException) return c.json({ error: err.message }, err.status as ContentfulStatusCode)
     const status = httpStatus(err)
     if (status >= 500) inst.logger.error(`${c.req.method} ${c.req.path} failed`, err)
+    if (err instanceof ActuationError && err.retryAfterMs !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))))
     if (err instanceof SmapError) return c.json({ error: err.message, code: err.code }, status as ContentfulStatusCode)
     return c.json({ error: 'internal error; the server log has the details' }, 500)
   })

@@ -4,7 +4,7 @@ import { relativePath } from '../tree/path.js'
 import type { TreeView } from '../tree/tree.js'
 
 /** `/data`: the tree, one resource or a whole subtree (`PATH/+`). */
-export function mountData(app: Hono, tree: TreeView): void {
+export function mountData(app: Hono, tree: TreeView, allowed: (path: string) => string | undefined = () => undefined): void {
   const getData = (c: Context): Response => {
     let path = c.req.path.slice('/data'.length) || '/'
     const all = path === '/+' || path.endsWith('/+')
@@ -18,11 +18,11 @@ export function mountData(app: Hono, tree: TreeView): void {
   }
   app.get('/data', getData)
   app.get('/data/*', getData)
+  const methodNotAllowed = (c: Context): Response => {
+    const allow = allowed(c.req.path.slice('/data'.length) || '/') ?? 'GET, HEAD'
+    c.header('Allow', allow)
+    return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allow === 'GET, HEAD' ? 'GET' : 'GET, or PUT with ?state= to write'}` }, 405)
+  }
   app.all('/data', methodNotAllowed)
   app.all('/data/*', methodNotAllowed)
-}
-
-function methodNotAllowed(c: Context): Response {
-  c.header('Allow', 'GET, HEAD')
-  return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use GET` }, 405)
 }
