@@ -14,6 +14,8 @@ interface Device {
   writes: Array<{ path: string; value: unknown; by: string }>
   refuse?: string
   hangMs?: number
+  /** Its next poll throws, once. */
+  crash?: boolean
 }
 
 function plant(device: Device) {
@@ -45,7 +47,13 @@ function plant(device: Device) {
       })
       ctx.addTimeseries('/power', { unit: 'kW', readingType: 'double' })
     },
-    start() {},
+    start(ctx) {
+      ctx.periodic(() => {
+        if (!device.crash) return
+        device.crash = false
+        throw new Error('the meter went away')
+      }, 0.05)
+    },
   })
 }
 
@@ -241,5 +249,27 @@ describe('actuation over HTTP', () => {
     expect(jobs.find((j) => j.uuid === miss)).toMatchObject({ state: 'missed' })
     await until(async () => (await call(server, 'GET', `/jobs/${keep}`)).body.state === 'done')
     expect(device.writes.map((w) => w.path)).toEqual(['/relay'])
+  })
+
+  it('answers a write racing a restart of its driver with 503, and reads the device again once the driver runs', async () => {
+    await start()
+    device.hangMs = 250
+    const pending = call(server, 'PUT', '/data/plant/setpoint?state=27')
+    await new Promise((r) => setTimeout(r, 60))
+    device.crash = true
+    const r = await pending
+    expect(r.status).toBe(503)
+    expect(r.body.code).toBe('SMAP_ACTUATE_INTERRUPTED')
+    expect(r.body.error).toContain("the driver /plant stopped during the write to /plant/setpoint; the device's state is read again when it runs")
+    device.hangMs = undefined
+    // while it restarts, writes are refused with when to try again
+    const during = await call(server, 'PUT', '/data/plant/setpoint?state=26')
+    expect(during.status).toBe(503)
+    expect(during.headers.get('retry-after')).toMatch(/^\d+$/)
+    expect(during.body.error).toContain('is restarting after failing in poll: the meter went away')
+    device.setpoint = 12 // changed at the panel meanwhile
+    await until(() => inst.drivers.get('/plant')?.state === 'running')
+    await until(() => inst.getTimeseries('/plant/setpoint')?.latest?.[1] === 12)
+    expect((await call(server, 'PUT', '/data/plant/setpoint?state=26')).body.State).toBe(26)
   })
 })
