@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
+import { actuateCommand } from './actuate.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
 import { loadCommand } from './load.js'
 import { sinkCommand } from './sink.js'
@@ -16,6 +17,7 @@ const subCommands: Record<string, CommandDef<ArgsDef>> = {
   uuid: uuidCommand as CommandDef<ArgsDef>,
   sink: sinkCommand as CommandDef<ArgsDef>,
   tree: treeCommand as CommandDef<ArgsDef>,
+  actuate: actuateCommand as CommandDef<ArgsDef>,
 }
 
 const main = defineCommand({

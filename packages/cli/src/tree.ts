@@ -11,6 +11,7 @@ interface ResourceObject {
   Properties?: { UnitofMeasure?: unknown }
   Metadata?: { SourceName?: unknown }
   Readings?: unknown
+  Actuator?: { Model?: unknown; Values?: unknown; MinValue?: unknown; MaxValue?: unknown; StepSize?: unknown }
 }
 interface ReportObject {
   ReportResource?: unknown
@@ -74,9 +75,10 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
   return { status: res.status, body }
 }
 
-function describeFetchError(err: unknown): string {
+/** Why a fetch failed, in words (`connection refused (is the source running?)`). */
+export function describeFetchError(err: unknown, timeoutMs = TIMEOUT_MS): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } }
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${TIMEOUT_MS / 1000} s`
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`
   const code = e.cause?.code
   if (code === 'ECONNREFUSED') return 'connection refused (is the source running?)'
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset'
@@ -166,11 +168,12 @@ function renderTree(base: string, sub: string, tree: Map<string, ResourceObject>
     const readings = Array.isArray(obj.Readings) ? (obj.Readings.filter((r) => Array.isArray(r) && typeof r[0] === 'number') as Reading[]) : []
     const latest = readings.reduce<Reading | undefined>((a, r) => (a === undefined || r[0] >= a[0] ? r : a), undefined)
     if (latest === undefined) {
-      rows.push([path, 'no readings', ''])
+      rows.push([path, obj.Actuator ? `no readings  [${actuatorText(obj.Actuator)}]` : 'no readings', ''])
       continue
     }
-    const value = typeof latest[1] === 'string' ? JSON.stringify(latest[1]) : String(latest[1])
-    rows.push([path, unit === undefined ? value : `${value} ${unit}`, `${iso(latest[0])} (${ago(now - latest[0])})`])
+    const value = typeof latest[1] === 'string' ? JSON.stringify(latest[1]) : stateText(obj.Actuator, latest[1])
+    const shown = `${unit === undefined ? value : `${value} ${unit}`}${obj.Actuator ? `  [${actuatorText(obj.Actuator)}]` : ''}`
+    rows.push([path, shown, `${iso(latest[0])} (${ago(now - latest[0])})`])
   }
   const sourceName = tree.get(sub)?.Metadata?.SourceName
   const what = `${plural(collections, 'collection')}, ${plural(streams, 'timeseries', 'timeseries')}`
@@ -189,6 +192,21 @@ function renderTree(base: string, sub: string, tree: Map<string, ResourceObject>
     lines.push(...table(rrows))
   }
   return `${lines.join('\n')}\n`
+}
+
+/** An actuator's model in a few words: `writable: continuous 10..30 step 0.5`. */
+function actuatorText(a: NonNullable<ResourceObject['Actuator']>): string {
+  const model = String(a.Model ?? '?')
+  if (model === 'binary') return 'writable: binary 0/1'
+  if (model === 'discrete') return `writable: discrete ${Array.isArray(a.Values) ? a.Values.map(String).join('|') : '?'}`
+  return `writable: ${model} ${String(a.MinValue)}..${String(a.MaxValue)}${a.StepSize === undefined ? '' : ` step ${String(a.StepSize)}`}`
+}
+
+/** A reading as the state it stands for: a discrete point's value name, a binary point's on/off. */
+function stateText(a: ResourceObject['Actuator'], value: unknown): string {
+  if (a?.Model === 'discrete' && Array.isArray(a.Values) && typeof value === 'number' && a.Values[value] !== undefined) return String(a.Values[value])
+  if (a?.Model === 'binary' && (value === 0 || value === 1)) return `${value} (${value === 1 ? 'on' : 'off'})`
+  return String(value)
 }
 
 /** The options of a report that differ from the defaults, e.g. ` (gzip-json, MinPeriod 5 s)`. */
