@@ -1,6 +1,6 @@
 // The tutorial's first two sections, step by step, with TypeScript names.
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile, symlink } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
@@ -137,8 +137,14 @@ describe('the README demo (examples/demo)', () => {
     const sinkPort = (probe.address() as AddressInfo).port
     probe.close()
     await writeFile(join(dir, 'conf.ini'), conf.replace('Port = 8080', 'Port = 0').replace('127.0.0.1:8079', `127.0.0.1:${sinkPort}`))
+    // the demo's thermostat driver is a package installed beside the config
+    await symlink(fileURLToPath(new URL('../examples/demo/node_modules', import.meta.url)), join(dir, 'node_modules'))
     running = start(SMAP_BIN, ['run', 'conf.ini'], { cwd: dir })
-    await running.waitFor(/at http:\/\/127\.0\.0\.1:\d+\/data/)
+    const [, url] = await running.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)\/data/)
+    // the quick start's write: the setpoint, from this machine
+    const put = await fetch(`${url}/data/thermostat/setpoint?state=24`, { method: 'PUT' })
+    expect(put.status).toBe(200)
+    expect(((await put.json()) as { State: number }).State).toBe(24)
     await new Promise((r) => setTimeout(r, 1500)) // the sink is not up yet: readings wait in the outbox
     sink = start(SMAP_BIN, ['sink', '--port', String(sinkPort), '--out', 'got.jsonl'], { cwd: dir })
     await sink.waitFor(/sink listening/)
@@ -149,12 +155,14 @@ describe('the README demo (examples/demo)', () => {
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l))
-      if (lines.flatMap((l) => l.readings).length >= 3) break
+      if (lines.filter((l) => l.path === '/instrument0/sensor0').flatMap((l) => l.readings).length >= 3 && lines.some((l) => l.path === '/thermostat/setpoint')) break
       await new Promise((r) => setTimeout(r, 100))
     }
     const values = lines.filter((l) => l.path === '/instrument0/sensor0').flatMap((l) => l.readings.map(([, v]) => v))
     expect(values.slice(0, 3)).toEqual([0, 1, 2])
-    expect(lines[0]?.uuid).toBe('bc94dc3f-1231-54a6-b6b6-2e9bb8c01eb3')
+    expect(lines.find((l) => l.path === '/instrument0/sensor0')?.uuid).toBe('bc94dc3f-1231-54a6-b6b6-2e9bb8c01eb3')
+    // the state written reached the subscriber like any reading
+    expect(lines.filter((l) => l.path === '/thermostat/setpoint').flatMap((l) => l.readings.map(([, v]) => v))).toContain(24)
   })
 })
 
