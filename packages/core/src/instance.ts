@@ -134,7 +134,7 @@ export class SmapInstance {
       stateBackend: (namespace) => fileStateBackend(join(dataDir, 'drivers', `${namespace}.json`)),
       flush: () => this.reporter.flush(),
     })
-    this.actuation = new Actuation(this.tree, (path) => this.#host.point(path), new AuditLog(join(dataDir, 'audit.jsonl'), this.logger))
+    this.actuation = new Actuation(this.tree, { find: (path) => this.#host.point(path), all: () => this.#host.points() }, new AuditLog(join(dataDir, 'audit.jsonl'), this.logger))
     this.jobs = new Jobs(new JobFile<Job>(join(dataDir, 'jobs.json')), this.actuation, this.logger, s.jobGrace)
   }
 

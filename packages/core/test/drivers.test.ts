@@ -140,6 +140,16 @@ Metadata/Instrument/Manufacturer = sMAP Implementer Forum
     expect(dumpText(inst, site)).toBe(text)
   })
 
+  it('reads MinWriteInterval for the actuator points of a driver section, writes it back, and refuses a bad one', async () => {
+    await installPackage(site, 'smap-driver-meter', { 'index.js': METER })
+    const text = `[/]\ntype = Collection\nuuid = ${ROOT}\n\n[/meter]\ntype = smap-driver-meter\nMinWriteInterval = 5000\nRate = 0.05\n`
+    const inst = await loadText(text, join(site, 'conf.ini'))
+    expect(inst.drivers.get('/meter')?.source.minWriteIntervalMs).toBe(5000)
+    expect(dumpText(inst, site)).toBe(text)
+    const err = await loadText(text.replace('5000', '5 s'), join(site, 'conf.ini')).catch((e: unknown) => e)
+    expect((err as Error).message).toBe(`${join(site, 'conf.ini')}:7 [/meter] MinWriteInterval: expected milliseconds from 0 to 86400000, got "5 s"`)
+  })
+
   it('loads a named export with #Export and a module by relative path', async () => {
     await installPackage(site, '@acme/smap-drivers', { 'index.js': METER })
     await mkdir(join(site, 'drivers'))

@@ -13,11 +13,13 @@ import type { AuditEntry, AuditLog } from './audit.js'
 export class Actuation {
   readonly #tree: TreeView
   readonly #find: (path: string) => ActuatorPoint | undefined
+  readonly #points: () => Iterable<ActuatorPoint>
   readonly audit: AuditLog
 
-  constructor(tree: TreeView, find: (path: string) => ActuatorPoint | undefined, audit: AuditLog) {
+  constructor(tree: TreeView, points: { find: (path: string) => ActuatorPoint | undefined; all: () => Iterable<ActuatorPoint> }, audit: AuditLog) {
     this.#tree = tree
-    this.#find = find
+    this.#find = points.find
+    this.#points = points.all
     this.audit = audit
   }
 
@@ -30,9 +32,9 @@ export class Actuation {
     return point
   }
 
-  /** Every actuator point, for `GET /` and `/status`. */
+  /** Whether any driver declared an actuator point (`GET /` lists `jobs` then). */
   get any(): boolean {
-    for (const ts of this.#tree.timeseries('/')) if (ts._actuator && this.#find(ts.path)) return true
+    for (const _ of this.#points()) return true
     return false
   }
 
