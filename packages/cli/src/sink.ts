@@ -2,13 +2,14 @@ import { appendFile, open } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
-import { gunzip as gunzipCb, inflate as inflateCb } from 'node:zlib'
+import { gunzip as gunzipCb, inflate as inflateCb, inflateRaw as inflateRawCb } from 'node:zlib'
 import { listenError, SmapError } from '@smap/core'
 import { defineCommand } from 'citty'
 import { parsePortArg, untilSignal } from './commands.js'
 
 const gunzip = promisify(gunzipCb)
 const inflate = promisify(inflateCb)
+const inflateRaw = promisify(inflateRawCb)
 
 /** The largest report the sink takes, before and after decompression. */
 export const SINK_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -173,13 +174,25 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   })
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   if (encoding === 'identity' || encoding === '') return raw
-  if (encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') throw new Refusal(415, `Content-Encoding "${encoding}" is not supported; send gzip or none`)
+  if (encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') throw new Refusal(415, `Content-Encoding "${encoding}" is not supported; send gzip, deflate or none`)
   try {
-    return await (encoding === 'deflate' ? inflate : gunzip)(raw, { maxOutputLength: SINK_MAX_BODY_BYTES })
+    // by what the bytes are, not only the label: the original sMAP sent zlib labelled gzip, and "deflate" is zlib or raw in the wild
+    const decode = isGzip(raw) ? gunzip : isZlib(raw) ? inflate : encoding === 'deflate' ? inflateRaw : gunzip
+    return await decode(raw, { maxOutputLength: SINK_MAX_BODY_BYTES })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Refusal(413, `${tooLarge} once decompressed`)
     throw new Refusal(400, `report body is not valid ${encoding}: ${(err as Error).message}`)
   }
+}
+
+/** RFC 1952's magic bytes. */
+function isGzip(b: Buffer): boolean {
+  return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b
+}
+
+/** An RFC 1950 header: method 8 (deflate), and the two bytes a multiple of 31. */
+function isZlib(b: Buffer): boolean {
+  return b.length >= 2 && ((b[0] as number) & 0x0f) === 8 && (((b[0] as number) << 8) | (b[1] as number)) % 31 === 0
 }
 
 type ReportEntry = { uuid?: unknown; Properties?: { UnitofMeasure?: unknown }; Readings?: unknown; Contents?: unknown }

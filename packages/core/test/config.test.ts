@@ -279,6 +279,6 @@ describe('a [report] whose ExpireTime has passed', () => {
     const logger = { info: () => {}, warn: (m: string) => void warnings.push(m), error: () => {} }
     const inst = await loadText(`[/]\nuuid = ${ROOT}\n\n[report old]\nReportDeliveryLocation = http://127.0.0.1:9/add\nReportResource = /+\nExpireTime = 1000\n`, 'conf.ini', { logger })
     expect(inst.subscriptions.size).toBe(0)
-    expect(warnings).toEqual(['conf.ini:7 [report old] ExpireTime: this subscription expired at 1970-01-01T00:00:01.000Z; it is left out (remove the section, or give a later ExpireTime)'])
+    expect(warnings).toEqual(['conf.ini:7 [report old] ExpireTime: this subscription expired at 1970-01-01T00:16:40.000Z; it is left out (remove the section, or give a later ExpireTime)'])
   })
 })

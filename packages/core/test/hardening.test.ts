@@ -133,7 +133,7 @@ describe('requests from web pages', () => {
   it('refuses an ExpireTime already past, which would remove the subscription at once', async () => {
     const past = await send({ 'Content-Type': 'application/json' }, JSON.stringify({ ReportResource: '/+', ReportDeliveryLocation: 'http://127.0.0.1:9/add', ExpireTime: Date.now() - 1000 }))
     expect(past.status).toBe(400)
-    expect(((await past.json()) as { error: string }).error).toMatch(/^ExpireTime \d+ \(\S+\) is in the past; give a later time in Unix milliseconds, or leave it out$/)
+    expect(((await past.json()) as { error: string }).error).toMatch(/^ExpireTime \d+ \(\S+\) is in the past; give a later time \(Unix milliseconds, or seconds as the original sMAP sends\), or leave it out$/)
   })
 })
 

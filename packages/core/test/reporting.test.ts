@@ -330,7 +330,6 @@ describe('reporting', () => {
     expect(await errors(`${base}ReportResource = /+\n`)).toBe(
       'conf.ini:3 [report x] ReportDeliveryLocation: missing: where to send the readings, e.g. "ReportDeliveryLocation = http://localhost:8079/add"',
     )
-    expect(await errors(`${base}ReportDeliveryLocation = http://a/add\n`)).toBe('conf.ini:3 [report x] ReportResource: missing: what to send, e.g. "ReportResource = /+" for everything')
     expect(await errors(`${base}ReportDeliveryLocation = ftp://a/add\nReportResource = /+\n`)).toBe('conf.ini:4 [report x] ReportDeliveryLocation: "ftp://a/add" must be an http:// or https:// URL')
     expect(await errors(`${base}ReportDeliveryLocation = http://169.254.169.254/x\nReportResource = /+\n`)).toBe(
       'conf.ini:4 [report x] ReportDeliveryLocation: "http://169.254.169.254/x" points at a link-local address (where cloud metadata services answer); set AllowLinkLocal = true in [server] if you mean it',
@@ -393,7 +392,9 @@ describe('/reports over HTTP', () => {
     server = await serve(inst, { port: 0 })
     expect((await call('GET', `/reports/${uuid}`)).body).toMatchObject({ uuid, ReportResource: '/s', MinPeriod: 2 })
 
-    expect((await call('DELETE', `/reports/${uuid}`)).status).toBe(204)
+    const removed = await call('DELETE', `/reports/${uuid}`)
+    expect(removed.status).toBe(200)
+    expect(removed.body).toEqual({ removed: uuid })
     expect(await call('GET', `/reports/${uuid}`)).toEqual({ status: 404, body: { error: `no report ${uuid}` } })
     expect(await readdir(join(dir, 'reports'))).toEqual([])
   })

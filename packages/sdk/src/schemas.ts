@@ -72,9 +72,10 @@ export const reportSchema = z
     MinPeriod: z.number().nonnegative().max(7 * 86_400).optional(),
     /** Most seconds between deliveries: an empty report is sent then. */
     MaxPeriod: z.number().positive().max(7 * 86_400).optional(),
-    /** Unix ms after which the subscription is removed. */
+    /** When the subscription is removed: Unix milliseconds, or Unix seconds (the original's unit) below 100,000,000,000. */
     ExpireTime: z.number().int().positive().nullable().optional(),
-    Format: z.enum(['json', 'gzip-json']).optional(),
+    /** `gzip-json`: RFC 1952 gzip; `legacy-gzip-json`: zlib data labelled gzip, what the original sMAP sent and its archiver decodes. */
+    Format: z.enum(['json', 'gzip-json', 'legacy-gzip-json']).optional(),
     Delivery: z.enum(['failover', 'fanout']).optional(),
     /** Readings kept per stream while undelivered (default 10,000). */
     MaxBuffer: z.number().int().positive().max(1_000_000).optional(),

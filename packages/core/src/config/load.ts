@@ -7,7 +7,7 @@ import type { DriverSource } from '../drivers/driver-instance.js'
 import { isDriverReference, resolveDriver, type ResolvedDriver } from '../drivers/resolve.js'
 import { SmapInstance, type ServerSettings } from '../instance.js'
 import type { Logger } from '../logger.js'
-import { checkLocation } from '../reporting/subscription.js'
+import { checkLocation, expireTimeMs } from '../reporting/subscription.js'
 import { isUuid, uuid5 } from '../tree/identity.js'
 import { mergeMetadata } from '../tree/metadata.js'
 import { checkProperties } from '../tree/timeseries.js'
@@ -155,8 +155,8 @@ async function readReport(inst: SmapInstance, section: IniSection, file: string)
   if (locations.length === 0) {
     throw new ConfigError('SMAP_CONFIG_NO_LOCATION', { ...sectionWhere, key: 'ReportDeliveryLocation' }, 'missing: where to send the readings, e.g. "ReportDeliveryLocation = http://localhost:8079/add"')
   }
-  const resource = values.get('ReportResource')
-  if (!resource) throw new ConfigError('SMAP_CONFIG_NO_RESOURCE', { ...sectionWhere, key: 'ReportResource' }, 'missing: what to send, e.g. "ReportResource = /+" for everything')
+  // everything, as the original loader did
+  const resource = values.get('ReportResource') ?? { key: 'ReportResource', value: '/+', line: section.line }
   const num = (key: string, check: (n: number) => boolean, expected: string): number | undefined => {
     const e = values.get(key)
     if (!e) return undefined
@@ -171,14 +171,15 @@ async function readReport(inst: SmapInstance, section: IniSection, file: string)
     if (!v) throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, line: e.line, key: e.key }, `expected ${options.join(' or ')}, got "${e.value}"`)
     return v
   }
+  const expire = num('ExpireTime', (n) => Number.isInteger(n) && n > 0, 'a time in Unix milliseconds (or Unix seconds, as the original sMAP wrote it)')
   const body: Report = {
     uuid: uuid5(inst.root, section.name),
     ReportResource: resource.value,
     ReportDeliveryLocation: locations.sort((a, b) => a.n - b.n).map((l) => l.e.value),
     MinPeriod: num('MinPeriod', (n) => n >= 0, 'seconds, 0 or more'),
     MaxPeriod: num('MaxPeriod', (n) => n > 0, 'seconds, more than 0'),
-    ExpireTime: num('ExpireTime', (n) => Number.isInteger(n) && n > 0, 'a time in Unix milliseconds'),
-    Format: choice('Format', ['json', 'gzip-json'] as const),
+    ExpireTime: expire === undefined ? undefined : expireTimeMs(expire),
+    Format: choice('Format', ['json', 'gzip-json', 'legacy-gzip-json'] as const),
     Delivery: choice('Delivery', ['failover', 'fanout'] as const),
     MaxBuffer: num('MaxBuffer', (n) => Number.isInteger(n) && n > 0 && n <= 1_000_000, 'a whole number of readings from 1 to 1000000'),
   }

@@ -47,7 +47,7 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
     }
     const expire = report.ExpireTime
     if (typeof expire === 'number' && expire <= Date.now()) {
-      throw new HTTPException(400, { message: `ExpireTime ${expire} (${new Date(expire).toISOString()}) is in the past; give a later time in Unix milliseconds, or leave it out` })
+      throw new HTTPException(400, { message: `ExpireTime ${expire} (${new Date(expire).toISOString()}) is in the past; give a later time (Unix milliseconds, or seconds as the original sMAP sends), or leave it out` })
     }
     return report
   }
@@ -85,7 +85,8 @@ export function mountReports(app: Hono, inst: SmapInstance): void {
     const sub = find(c.req.param('uuid'))
     fromConfig(sub)
     await inst.removeReport(sub.config.uuid)
-    return c.body(null, 204)
+    // 200 with a body, not 204: the original archiver counts only 200, 201 and 404 as unsubscribed
+    return c.json({ removed: sub.config.uuid })
   })
   app.post('/reports/:uuid/replay', async (c) => {
     const sub = find(c.req.param('uuid'))

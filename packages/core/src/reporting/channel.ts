@@ -16,6 +16,8 @@ import { PendingReadings } from './pending.js'
 import type { ReportConfig } from './subscription.js'
 import { postReport } from './transports/http.js'
 
+const COMPRESS = { json: 'none', 'gzip-json': 'gzip', 'legacy-gzip-json': 'legacy' } as const
+
 /** Readings written at a time while the outbox recovers from a failed write (a full disk). */
 const RECOVERY_PIECE = 1000
 
@@ -291,7 +293,7 @@ export class Channel {
       const payload = this.#payloads.build(lease, config.ReportResource, metaOnly)
       const location = this.locations[this.#location] as string
       this.#state = failures === 0 ? 'delivering' : 'retrying'
-      const outcome = await postReport(location, payload.json, { gzip: config.Format === 'gzip-json', timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal, dispatcher: opts.dispatcher?.() })
+      const outcome = await postReport(location, payload.json, { compress: COMPRESS[config.Format], timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal, dispatcher: opts.dispatcher?.() })
       if (!this.#running && outcome.kind !== 'ok') return false
       if (outcome.kind === 'ok') {
         // counted in the same tick as the ack takes them off the backlog, so the books always balance

@@ -20,7 +20,7 @@ export interface ReportConfig {
   MinPeriod: number
   MaxPeriod: number | undefined
   ExpireTime: number | undefined
-  Format: 'json' | 'gzip-json'
+  Format: 'json' | 'gzip-json' | 'legacy-gzip-json'
   Delivery: 'failover' | 'fanout'
   MaxBuffer: number
 }
@@ -55,7 +55,20 @@ export function describeIssues(issues: ReadonlyArray<{ path: readonly PropertyKe
 export function parseReport(body: unknown): Report {
   const parsed = reportSchema.safeParse(body)
   if (!parsed.success) throw smapError('SMAP_REPORT_INVALID', `invalid report: ${describeIssues(parsed.error.issues)}`)
-  return parsed.data
+  const report = parsed.data
+  if (typeof report.ExpireTime === 'number') report.ExpireTime = expireTimeMs(report.ExpireTime)
+  return report
+}
+
+/**
+ * Below this an ExpireTime is Unix seconds, as the original sMAP sends it
+ * (in milliseconds it would be before March 1973); from it on, Unix milliseconds.
+ */
+export const EXPIRE_SECONDS_BELOW = 100_000_000_000
+
+/** An ExpireTime in either unit, as Unix milliseconds. */
+export function expireTimeMs(t: number): number {
+  return t < EXPIRE_SECONDS_BELOW ? t * 1000 : t
 }
 
 /** Checks a delivery location: http(s), allowed host, no link-local address unless allowed. Returns the problem or undefined. */

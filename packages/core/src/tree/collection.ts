@@ -1,11 +1,11 @@
 import type { CollectionObject, Metadata } from '@smap/sdk'
-import { cloneMetadata } from './metadata.js'
+import { checkDescription, cloneMetadata } from './metadata.js'
 
 /** A node of the tree that holds other resources; made by `addCollection`. */
 export class Collection {
   readonly type = 'Collection' as const
   readonly path: string
-  description: string | undefined
+  #description: string | undefined
   /** @internal the metadata object itself; read it with `metadata`. */
   readonly _metadata: Metadata = {}
   /** @internal names of the children, in the order they were added. */
@@ -21,12 +21,22 @@ export class Collection {
   constructor(path: string, implicit: boolean, description?: string) {
     this.path = path
     this._implicit = implicit
-    this.description = description
+    this.#description = checkDescription(description, path)
   }
 
   /** Names of the resources directly below, in the order they were added. */
   get contents(): string[] {
     return [...this._contents]
+  }
+
+  /** `Description`; setting it checks it is a string (or undefined) and resends the full object to subscribers. */
+  get description(): string | undefined {
+    return this.#description
+  }
+
+  set description(value: string | undefined) {
+    this.#description = checkDescription(value, this.path)
+    this._metaVersion++
   }
 
   /** A copy of the collection's metadata. */

@@ -11,6 +11,9 @@ export function isUuid(value: string): boolean {
 
 /** Canonical (lower-case) form of a uuid, or a clear error naming `what`. */
 export function parseUuid(value: string, what: string): string {
+  if (typeof value !== 'string') {
+    throw smapError('SMAP_UUID_INVALID', `${what} must be a uuid like 75503ac2-abf0-11e0-b7d6-0026bb56ec92, got ${value === null ? 'null' : typeof value} (leave it out to derive the uuid from the key)`)
+  }
   const trimmed = value.trim()
   if (!isUuid(trimmed)) {
     throw smapError(

@@ -24,7 +24,15 @@ export function mergeMetadata(target: Metadata, input: MetadataInput, where: str
     throw smapError('SMAP_METADATA_INVALID', `metadata for ${where} must be an object like { "Instrument/Manufacturer": "Dent" }, got ${JSON.stringify(input)}`)
   }
   for (const [rawKey, value] of Object.entries(input)) {
-    const parts = rawKey.split('/').filter((p) => p !== '')
+    let parts = rawKey.split('/').filter((p) => p !== '')
+    // `{ Metadata: {...} }` and `Metadata/Group/Name`, as the original sMAP and config keys write them: the wrapper is not a group
+    if (prefix === '' && parts[0] === 'Metadata' && (parts.length > 1 || (typeof value === 'object' && value !== null))) {
+      parts = parts.slice(1)
+      if (parts.length === 0) {
+        mergeMetadata(target, value as MetadataInput, where)
+        continue
+      }
+    }
     const name = prefix ? `${prefix}/${parts.join('/')}` : parts.join('/')
     if (parts.length === 0) {
       throw smapError('SMAP_METADATA_INVALID', `metadata for ${where} has an empty key${prefix ? ` under ${prefix}` : ''}`)
@@ -63,4 +71,10 @@ export function mergeMetadata(target: Metadata, input: MetadataInput, where: str
 /** A deep copy, so callers cannot change a resource's metadata behind its back. */
 export function cloneMetadata(meta: Metadata): Metadata {
   return structuredClone(meta)
+}
+
+/** A resource's Description: a string, or undefined to have none; anything else is an error naming the resource. */
+export function checkDescription(value: unknown, path: string): string | undefined {
+  if (value === undefined || typeof value === 'string') return value
+  throw smapError('SMAP_METADATA_INVALID', `${path}: a Description must be a string, got ${value === null ? 'null' : typeof value === 'object' ? 'an object' : `the ${typeof value} ${String(value)}`}`)
 }

@@ -1,7 +1,7 @@
 import type { Metadata, Reading, ReadingType, ReadingValue, TimeseriesObject } from '@smap/sdk'
 import { FieldError, smapError } from '../errors.js'
 import type { ActuatorModel } from './actuator.js'
-import { cloneMetadata } from './metadata.js'
+import { checkDescription, cloneMetadata } from './metadata.js'
 import { checkReading, checkTimezone, fitsReadingType, MAX_TIME } from './reading.js'
 
 /** Options of a new timeseries; only `unit` is required. */
@@ -72,7 +72,7 @@ export class Timeseries {
   readonly unit: string
   readonly readingType: ReadingType
   readonly bufferSize: number
-  description: string | undefined
+  #description: string | undefined
   /** @internal the metadata object itself; read it with `metadata`. */
   readonly _metadata: Metadata = {}
   readonly #timezone: string | undefined
@@ -98,7 +98,7 @@ export class Timeseries {
     this.readingType = checked.readingType
     this.#timezone = checked.timezone
     this.bufferSize = checked.bufferSize
-    this.description = options.description
+    this.#description = checkDescription(options.description, path)
     this.#times = new Array<number>(this.bufferSize)
     this.#values = new Array<ReadingValue>(this.bufferSize)
   }
@@ -111,6 +111,16 @@ export class Timeseries {
   /** The time zone set on this stream itself, if any (for `dump`). */
   get ownTimezone(): string | undefined {
     return this.#timezone
+  }
+
+  /** `Description`; setting it checks it is a string (or undefined) and resends the full object to subscribers. */
+  get description(): string | undefined {
+    return this.#description
+  }
+
+  set description(value: string | undefined) {
+    this.#description = checkDescription(value, this.path)
+    this._metaVersion++
   }
 
   /** A copy of the stream's metadata. */

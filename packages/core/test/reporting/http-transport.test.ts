@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { gunzipSync } from 'node:zlib'
+import { gunzipSync, inflateSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backoffDelay } from '../../src/reporting/backoff.js'
 import { createDeliveryAgent, type Resolver } from '../../src/reporting/transports/connect-guard.js'
@@ -33,9 +33,9 @@ afterAll(async () => {
   await new Promise((r) => server.close(r))
 })
 
-const post = (path: string, answer: Answer, options: { gzip?: boolean; timeoutMs?: number } = {}) => {
+const post = (path: string, answer: Answer, options: { compress?: 'none' | 'gzip' | 'legacy'; timeoutMs?: number } = {}) => {
   answers.set(path, answer)
-  return postReport(`${base}${path}`, '{"/s":{"uuid":"u","Readings":[[1,2]]}}', { gzip: options.gzip ?? false, timeoutMs: options.timeoutMs ?? 2000, batchId: `batch${path}` })
+  return postReport(`${base}${path}`, '{"/s":{"uuid":"u","Readings":[[1,2]]}}', { compress: options.compress ?? 'none', timeoutMs: options.timeoutMs ?? 2000, batchId: `batch${path}` })
 }
 
 describe('postReport', () => {
@@ -47,8 +47,17 @@ describe('postReport', () => {
     expect(JSON.parse(String(last?.body))).toEqual({ '/s': { uuid: 'u', Readings: [[1, 2]] } })
   })
 
+  it('sends zlib labelled gzip for original archivers (legacy-gzip-json), as the original sMAP did', async () => {
+    expect(await post('/legacy', (_q, _b, res) => res.writeHead(200).end(), { compress: 'legacy' })).toEqual({ kind: 'ok', status: 200 })
+    const last = received.at(-1)
+    expect(last?.headers['content-encoding']).toBe('gzip')
+    // what the original archiver does: zlib.decompress on a body labelled gzip
+    expect(JSON.parse(inflateSync(last?.body as Buffer).toString())).toEqual({ '/s': { uuid: 'u', Readings: [[1, 2]] } })
+    expect(() => gunzipSync(last?.body as Buffer)).toThrow()
+  })
+
   it('compresses with gzip when asked, saying so in Content-Encoding', async () => {
-    expect(await post('/gz', (_q, _b, res) => res.writeHead(200).end(), { gzip: true })).toEqual({ kind: 'ok', status: 200 })
+    expect(await post('/gz', (_q, _b, res) => res.writeHead(200).end(), { compress: 'gzip' })).toEqual({ kind: 'ok', status: 200 })
     const last = received.at(-1)
     expect(last?.headers['content-encoding']).toBe('gzip')
     expect(JSON.parse(gunzipSync(last?.body as Buffer).toString())).toEqual({ '/s': { uuid: 'u', Readings: [[1, 2]] } })
@@ -85,7 +94,7 @@ describe('postReport', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
     const port = (closed.address() as AddressInfo).port
     await new Promise((r) => closed.close(r))
-    expect(await postReport(`http://127.0.0.1:${port}/add`, '{}', { gzip: false, timeoutMs: 1000, batchId: 'b' })).toEqual({
+    expect(await postReport(`http://127.0.0.1:${port}/add`, '{}', { compress: 'none', timeoutMs: 1000, batchId: 'b' })).toEqual({
       kind: 'retry',
       error: `http://127.0.0.1:${port}/add: connection refused (is the receiver running?)`,
     })
@@ -96,13 +105,13 @@ describe('postReport', () => {
   it('gives up at its timeout also when it is given a signal of its own (the channel always gives one)', async () => {
     answers.set('/slow-signal', (_q, _b, res) => setTimeout(() => res.writeHead(200).end(), 1500))
     const t = Date.now()
-    const outcome = await postReport(`${base}/slow-signal`, '{}', { gzip: false, timeoutMs: 200, batchId: 'b', signal: new AbortController().signal })
+    const outcome = await postReport(`${base}/slow-signal`, '{}', { compress: 'none', timeoutMs: 200, batchId: 'b', signal: new AbortController().signal })
     expect(outcome).toEqual({ kind: 'retry', error: `${base}/slow-signal: no answer within 0.2 s` })
     expect(Date.now() - t).toBeLessThan(1000)
     // and the signal still ends it at once
     const stop = new AbortController()
     setTimeout(() => stop.abort(), 50)
-    expect((await postReport(`${base}/slow-signal`, '{}', { gzip: false, timeoutMs: 5000, batchId: 'b', signal: stop.signal })).kind).toBe('retry')
+    expect((await postReport(`${base}/slow-signal`, '{}', { compress: 'none', timeoutMs: 5000, batchId: 'b', signal: stop.signal })).kind).toBe('retry')
   })
 })
 
@@ -140,7 +149,7 @@ describe('the delivery agent', () => {
     const agent = createDeliveryAgent({ resolve })
     const port = new URL(base).port
     try {
-      const send = (host: string) => postReport(`http://${host}:${port}/agent`, '{}', { gzip: false, timeoutMs: 2000, batchId: 'b', dispatcher: agent })
+      const send = (host: string) => postReport(`http://${host}:${port}/agent`, '{}', { compress: 'none', timeoutMs: 2000, batchId: 'b', dispatcher: agent })
       expect(await send('sink.test')).toEqual({ kind: 'ok', status: 200 })
       expect(received.at(-1)?.path).toBe('/agent')
       const seen = received.length
@@ -159,7 +168,7 @@ describe('the delivery agent', () => {
   it('lets link-local addresses through when they are allowed', async () => {
     const agent = createDeliveryAgent({ allowLinkLocal: true })
     try {
-      expect(await postReport(`${base}/allowed`, '{}', { gzip: false, timeoutMs: 2000, batchId: 'b', dispatcher: agent })).toEqual({ kind: 'ok', status: 200 })
+      expect(await postReport(`${base}/allowed`, '{}', { compress: 'none', timeoutMs: 2000, batchId: 'b', dispatcher: agent })).toEqual({ kind: 'ok', status: 200 })
     } finally {
       await agent.close()
     }

@@ -1,9 +1,10 @@
 import { promisify } from 'node:util'
-import { gzip as gzipCb } from 'node:zlib'
+import { deflate as deflateCb, gzip as gzipCb } from 'node:zlib'
 import { createFetch } from 'ofetch'
 import { fetch as undiciFetch, type Dispatcher } from 'undici'
 
 const gzip = promisify(gzipCb)
+const deflate = promisify(deflateCb)
 // undici's own fetch, so the dispatcher it is given is of the same version
 const ofetch = createFetch({ fetch: undiciFetch as unknown as typeof globalThis.fetch })
 
@@ -18,7 +19,9 @@ export type DeliveryOutcome =
   | { kind: 'reject'; status: number; error: string }
 
 export interface PostOptions {
-  gzip: boolean
+  /** `gzip`: RFC 1952; `legacy`: zlib (RFC 1950) labelled gzip, as the original sMAP sent and its archiver reads. */
+  compress: 'none' | 'gzip' | 'legacy'
+
   timeoutMs: number
   batchId: string
   signal?: AbortSignal
@@ -33,8 +36,8 @@ export const BATCH_ID_HEADER = 'X-Smap-Batch-Id'
 export async function postReport(url: string, json: string, options: PostOptions): Promise<DeliveryOutcome> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [BATCH_ID_HEADER]: options.batchId }
   let body: string | Buffer = json
-  if (options.gzip) {
-    body = await gzip(json)
+  if (options.compress !== 'none') {
+    body = await (options.compress === 'gzip' ? gzip : deflate)(json)
     headers['Content-Encoding'] = 'gzip'
   }
   const ends = deadline(options.timeoutMs, options.signal)
