@@ -73,12 +73,8 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   } catch (err) {
     report(err)
   }
-  try {
-    const tokens = readTokens(sections.filter((s) => isTokenSection(s.name)), file, server)
-    if (tokens.length > 0) server.tokens = tokens
-  } catch (err) {
-    report(err)
-  }
+  const tokens = readTokens(sections.filter((s) => isTokenSection(s.name)), file, server, report)
+  if (tokens.length > 0) server.tokens = tokens
   let root: ReturnType<typeof readRoot> = { uuid: NIL_ROOT, common: { metadata: [] } }
   try {
     root = readRoot(rootSection, file)
