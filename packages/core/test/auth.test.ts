@@ -14,7 +14,7 @@ import { createNetns, type Netns } from './_netns.js'
 import { makePki, type TestPki } from './_tls.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
-const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} }
+const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} }
 const REPORTS = 'report-token-0123456789'
 const SCADA = 'scada-token-0123456789'
 const BOTH = 'both-token-0123456789'

@@ -12,7 +12,6 @@ const withRoot = (lines: string[]): string => ini([...lines, '', '[/]', `uuid = 
 
 const logged: string[] = []
 const logger: Logger = {
-  debug: (m) => logged.push(m),
   info: (m) => logged.push(m),
   warn: (m) => logged.push(m),
   error: (m, err) => logged.push(`${m} ${String(err)}`),

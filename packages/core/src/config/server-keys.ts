@@ -72,7 +72,7 @@ function checkTls(s: ServerSettings, where: (field: keyof ServerSettings) => Con
   if (s.tlsPort !== undefined) {
     const missing = [s.tlsKey === undefined ? 'TlsKey' : '', s.tlsCert === undefined ? 'TlsCert' : ''].filter(Boolean)
     if (missing.length > 0) fail('tlsPort', `HTTPS needs ${missing.join(' and ')} too (the server's PEM private key and certificate); add ${missing.length > 1 ? 'them' : 'it'}, or remove TlsPort`)
-    if (s.tlsPort !== 0 && s.tlsPort === (s.port ?? 8080) && s.http !== false) fail('tlsPort', `HTTP already listens on port ${s.tlsPort}; give HTTPS another port, such as 8443`)
+    if (s.tlsPort !== 0 && s.tlsPort === (s.port ?? 8080) && s.http !== false) fail('tlsPort', `HTTP already listens on port ${s.tlsPort}; give TlsPort a port of its own`)
   } else {
     for (const field of ['tlsKey', 'tlsCert', 'tlsCA', 'tlsVerifyClients'] as const) {
       if (s[field] !== undefined) fail(field, 'TLS is served only on TlsPort: add "TlsPort = 8443" (with TlsKey and TlsCert), or remove this line')

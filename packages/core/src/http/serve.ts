@@ -71,7 +71,7 @@ export async function serve(inst: SmapInstance, options: ServeOptions = {}): Pro
   if (tlsPort !== undefined && parsePort(tlsPort) === undefined) throw smapError('SMAP_SERVE_INVALID', `the TLS port must be a whole number from 0 to 65535, got ${String(tlsPort)}`)
   if (!plain && tlsPort === undefined) throw smapError('SMAP_SERVE_INVALID', 'plain HTTP is off (Http = false in [server]) and no TlsPort is set: nothing would listen')
   if (!plain && options.port !== undefined) throw smapError('SMAP_SERVE_INVALID', `plain HTTP is off (Http = false in [server]), so there is no HTTP port to set to ${options.port}; leave it out (or --port), or remove Http = false`)
-  const tls = tlsPort === undefined ? undefined : await readTls(settings)
+  const tls = tlsPort === undefined ? undefined : await tlsOptions(settings)
   const app = createApp(inst)
   // a client that opens connections and sends nothing (or slowly) must not use up the file
   // descriptors the outboxes need: at most MaxConnections at once, and each must finish its headers soon
@@ -129,7 +129,7 @@ function listen(inst: SmapInstance, make: () => Server, port: number, host: stri
 }
 
 /** The key, certificate and client CA the HTTPS server is made with, read now (they were checked at load; they may have changed since). */
-async function readTls(s: Readonly<ServerSettings>): Promise<{ key: Buffer; cert: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean }> {
+export async function tlsOptions(s: Readonly<ServerSettings>): Promise<{ key: Buffer; cert: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean }> {
   if (s.tlsKey === undefined || s.tlsCert === undefined) {
     throw smapError('SMAP_SERVE_INVALID', 'HTTPS needs a private key and a certificate: set TlsKey and TlsCert in [server] (PEM files), or remove TlsPort')
   }
