@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { httpsRequest, makePki } from '../packages/core/test/_tls.js'
 import { runSmap, SMAP_BIN, start, type Running } from './_process.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
@@ -81,6 +82,15 @@ describe('the smap command', () => {
     running = start(SMAP_BIN, ['run', 'conf.ini'], { cwd: dir })
     const [, url] = await running.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)\/data/)
     expect((await fetch(`${url}/data`)).status).toBe(200)
+  })
+
+  it('prints the https URL beside the http one when [server] TlsPort is set', async () => {
+    const pki = makePki(dir)
+    await writeFile(join(dir, 'conf.ini'), `[server]\nPort = 0\nTlsPort = 0\nTlsKey = server.key\nTlsCert = server.pem\n\n${CONF}`)
+    running = start(SMAP_BIN, ['run', 'conf.ini'], { cwd: dir })
+    const [, url, tlsUrl] = await running.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)\/data and (https:\/\/127\.0\.0\.1:\d+)\/data \(root/)
+    expect((await fetch(`${url}/data`)).status).toBe(200)
+    expect(await httpsRequest(`${tlsUrl}/data/instrument0/sensor0`, { ca: pki.caCert })).toMatchObject({ status: 200 })
   })
 
   it('prints a config error as one line with its location and exits 1, no stack', async () => {

@@ -35,7 +35,8 @@ export const runCommand = defineCommand({
     const server = await serve(inst, { port, host: args.host })
     // listen before announcing: a signal sent as soon as the line appears must not meet the default handler
     const signalled = untilSignal()
-    inst.logger.info(`serving ${args.conf} at ${server.url}/data (root ${inst.root})`)
+    const also = server.tlsUrl !== undefined && server.tlsUrl !== server.url ? ` and ${server.tlsUrl}/data` : ''
+    inst.logger.info(`serving ${args.conf} at ${server.url}/data${also} (root ${inst.root})`)
     await signalled
     await stopWithin(server, inst.logger)
   },

@@ -54,6 +54,8 @@ export const ERROR_STATUS = {
   SMAP_CONFIG_DUPLICATE_SECTION: 400,
   SMAP_CONFIG_DUPLICATE_KEY: 400,
   SMAP_CONFIG_DRIVER_OPTION: 400,
+  SMAP_CONFIG_CLEAR_SECRET: 400,
+  SMAP_CONFIG_NO_SECRET: 400,
   SMAP_DUMP_UNREPRESENTABLE: 500,
   // drivers: finding and checking them is the operator's to fix, failing inside one is the server's
   SMAP_DRIVER_REF: 400,
@@ -83,6 +85,7 @@ export const ERROR_STATUS = {
   SMAP_SERVE_PORT_IN_USE: 500,
   SMAP_SERVE_BAD_HOST: 500,
   SMAP_SERVE_DENIED: 500,
+  SMAP_SERVE_TLS: 500,
 } as const satisfies Record<`SMAP_${string}`, number>
 
 /** A code `@smap/core` throws. */

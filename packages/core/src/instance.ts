@@ -7,6 +7,7 @@ import { JobFile } from './actuation/job-file.js'
 import { Jobs, type Job, type JobState } from './actuation/jobs.js'
 import type { WriteResult } from './drivers/actuator-point.js'
 import { systemClock } from './clock.js'
+import type { Secret, TokenSettings } from './credentials.js'
 import { DriverHost } from './drivers/host.js'
 import type { DriverInstance, DriverSource, DriverStatus, SupervisionOptions } from './drivers/driver-instance.js'
 import { fileStateBackend } from './drivers/state-store.js'
@@ -37,8 +38,22 @@ export interface ServerSettings {
   host?: string
   /** Outboxes, subscriptions and driver state; default `.smap` beside the config (or in the working directory). */
   dataDir?: string
-  /** Lets clients other than this machine manage subscriptions, with `Authorization: Bearer TOKEN`. */
-  reportToken?: string
+  /** Lets clients other than this machine manage subscriptions, with `Authorization: Bearer TOKEN` (a token of scope reports named "ReportToken"). */
+  reportToken?: Secret
+  /** Bearer tokens of `[token NAME]` sections, each with its scopes. */
+  tokens?: TokenSettings[]
+  /** Also serve HTTPS on this port (0 picks a free one), with `tlsKey` and `tlsCert`. */
+  tlsPort?: number
+  /** The server's private key (PEM file, absolute path). */
+  tlsKey?: string
+  /** The server's certificate chain (PEM file, absolute path). */
+  tlsCert?: string
+  /** Client certificates signed by these CAs (PEM file, absolute path) may change things; the server asks clients for one. */
+  tlsCA?: string
+  /** Refuse TLS connections without a client certificate signed by `tlsCA`, at the handshake. */
+  tlsVerifyClients?: boolean
+  /** Plain HTTP on `port` (default true); false serves HTTPS only. */
+  http?: boolean
   /** If set, delivery locations may only name these hosts. */
   reportHosts?: string[]
   /** Allow delivery to link-local addresses (169.254.0.0/16, fe80::/10). */

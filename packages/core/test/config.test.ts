@@ -111,12 +111,13 @@ describe('load', () => {
   })
 
   it('writes every [server] key back as it read it', async () => {
+    process.env.SMAP_TEST_REPORT_TOKEN = '0123456789abcdef0123'
     const text = ini([
       '[server]',
       'Port = 9000',
       'Host = 0.0.0.0',
       'DataDir = data',
-      'ReportToken = 0123456789abcdef0123',
+      'ReportToken = env:SMAP_TEST_REPORT_TOKEN',
       'ReportHosts = archiver.example, 10.0.0.5',
       'AllowLinkLocal = true',
       'Fsync = false',
@@ -208,7 +209,7 @@ describe('load', () => {
         'conf.ini:5 [/s] Properties/Timezone: unknown time zone "Pacific": use an IANA name such as America/Los_Angeles or UTC',
       )
       expect(await errorMessage(ini(['[server]', 'Port = http', ...root]))).toBe('conf.ini:2 [server] Port: expected a port number from 0 to 65535, got "http"')
-      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions, MaxConnections, MaxOutboxBytes, JobGrace')
+      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions, MaxConnections, MaxOutboxBytes, JobGrace, Http, TlsPort, TlsKey, TlsCert, TlsCA, TlsVerifyClients (or the original sMAP\'s SslPort, SslKey, SslCert, SslCA, SslVerify)')
       for (const size of ['lots', '100KB', '-5MB', '1.5 parsecs']) {
         expect(await errorMessage(ini(['[server]', `MaxOutboxBytes = ${size}`, ...root]))).toBe(
           `conf.ini:2 [server] MaxOutboxBytes: expected a size of at least 1MB, such as 512MB or 2GB (1KB = 1024 bytes), got "${size}"`,
@@ -228,7 +229,7 @@ describe('load', () => {
     it('sections this version cannot run yet are errors, not silently skipped', async () => {
       const root = ['[/]', `uuid = ${ROOT}`]
       expect(await errorMessage(ini([...root, '[weird]']))).toBe(
-        'conf.ini:3 [weird]: unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
+        'conf.ini:3 [weird]: unknown section: expected [/PATH] for a resource, [server] for the server, [token NAME] for a client\'s bearer token, or [report NAME] for a subscription',
       )
     })
   })

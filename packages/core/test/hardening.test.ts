@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createApp, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
+import { createApp, Secret, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
 import { startSink } from './_sink.js'
 import { canMount, withTmpfs } from './_mount.js'
 
@@ -90,7 +90,7 @@ describe('/status', () => {
 })
 
 describe('credentials', () => {
-  const inst = new SmapInstance(ROOT, { logger: quiet, server: { reportToken: 'a-long-enough-secret-token' } })
+  const inst = new SmapInstance(ROOT, { logger: quiet, server: { reportToken: new Secret('env:SMAP_REPORT_TOKEN', 'a-long-enough-secret-token') } })
   const app = createApp(inst)
   const from = (address: string, auth: string): Promise<Response> =>
     Promise.resolve(app.fetch(new Request('http://source/reports', { headers: { Authorization: auth } }), { incoming: { socket: { remoteAddress: address } } }))
@@ -99,7 +99,7 @@ describe('credentials', () => {
     const latin = await from('10.1.2.3', 'Bearer a-long-enough-secret-tokön')
     expect(latin.status).toBe(401)
     expect(latin.headers.get('www-authenticate')).toBe('Bearer')
-    expect(await latin.json()).toEqual({ error: 'malformed Authorization header: expected "Bearer TOKEN", the token being [server] ReportToken' })
+    expect(await latin.json()).toEqual({ error: 'malformed Authorization header: expected "Bearer TOKEN", the token being one of [token NAME] or [server] ReportToken' })
     expect((await from('10.1.2.3', 'Basic dXNlcjpwYXNz')).status).toBe(401)
     expect((await from('10.1.2.3', 'Bearer a-long-enough-secret-tokeX')).status).toBe(403)
     expect((await from('10.1.2.3', 'Bearer short')).status).toBe(403)

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createApp, loadText, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
+import { createApp, Secret, loadText, serve, SmapInstance, type ChannelStatus, type Logger, type SmapServer } from '@smap/core'
 import { startSink, type Sink } from './_sink.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
@@ -429,7 +429,7 @@ describe('/reports over HTTP', () => {
     expect(denied.status).toBe(403)
     expect(await denied.json()).toEqual({ error: 'subscriptions can be managed only from this machine; set ReportToken in [server] to allow others with a bearer token' })
     // settings are fixed when an instance is made
-    app = createApp(new SmapInstance(inst.root, { server: { reportToken: 'a-long-enough-secret-token' } }))
+    app = createApp(new SmapInstance(inst.root, { server: { reportToken: new Secret('env:SMAP_REPORT_TOKEN', 'a-long-enough-secret-token') } }))
     expect((await from('10.1.2.3', 'Bearer wrong-token-of-same-size!')).status).toBe(403)
     expect((await from('10.1.2.3', 'Bearer a-long-enough-secret-token')).status).toBe(200)
 

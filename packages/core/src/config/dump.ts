@@ -9,6 +9,7 @@ import { DEFAULT_BUFFER_SIZE } from '../tree/timeseries.js'
 import { DEFAULT_TIMEZONE } from '../tree/tree.js'
 import { writeIni } from './ini.js'
 import { serverEntries } from './server-keys.js'
+import { tokenSections } from './tokens.js'
 
 /**
  * Writes an instance as a config file, omitting defaults; `load` reads it back
@@ -24,6 +25,7 @@ export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
   const sections: Array<{ name: string; entries: Array<[string, string]> }> = []
   const server = serverEntries(inst.server, baseDir)
   if (server.length > 0) sections.push({ name: 'server', entries: server })
+  sections.push(...tokenSections(inst.server, baseDir))
 
   for (const r of inst.resources()) {
     const driver = inst.drivers.get(r.path)

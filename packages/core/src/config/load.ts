@@ -13,6 +13,7 @@ import { mergeMetadata } from '../tree/metadata.js'
 import { checkProperties } from '../tree/timeseries.js'
 import { parseIni, type IniEntry, type IniSection } from './ini.js'
 import { readServer } from './server-keys.js'
+import { isTokenSection, readTokens } from './tokens.js'
 import { readCount, readMs } from './values.js'
 
 /** Options of `load`. */
@@ -72,6 +73,8 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   } catch (err) {
     report(err)
   }
+  const tokens = readTokens(sections.filter((s) => isTokenSection(s.name)), file, server, report)
+  if (tokens.length > 0) server.tokens = tokens
   let root: ReturnType<typeof readRoot> = { uuid: NIL_ROOT, common: { metadata: [] } }
   try {
     root = readRoot(rootSection, file)
@@ -94,7 +97,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   const drivers: IniSection[] = []
   const reports: IniSection[] = []
   for (const section of sections) {
-    if (section.name === '/' || section.name === 'server') continue
+    if (section.name === '/' || section.name === 'server' || isTokenSection(section.name)) continue
     const where = { file, line: section.line, section: section.name }
     try {
       if (section.name.startsWith('report')) {
@@ -105,7 +108,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
         throw new ConfigError(
           'SMAP_CONFIG_UNKNOWN_SECTION',
           where,
-          'unknown section: expected [/PATH] for a resource, [server] for the server, or [report NAME] for a subscription',
+          'unknown section: expected [/PATH] for a resource, [server] for the server, [token NAME] for a client\'s bearer token, or [report NAME] for a subscription',
         )
       }
       const type = section.entries.find((e) => e.key.toLowerCase() === 'type')?.value

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs'
 import { dirname, relative, resolve } from 'node:path'
+import { createSecureContext } from 'node:tls'
 import { ConfigError, type ConfigLocation } from '../errors.js'
 import type { ServerSettings } from '../instance.js'
 import type { IniSection } from './ini.js'
+import { readFilePath, readTokenSecret, writePath, writeSecret } from './secrets.js'
 import { readBoolean, readBytes, readCount, readMs, readNonEmpty, readPort, writeBytes } from './values.js'
 
 /**
@@ -11,6 +14,8 @@ import { readBoolean, readBytes, readCount, readMs, readNonEmpty, readPort, writ
 const SERVER_KEYS: Array<{
   [K in keyof ServerSettings]-?: {
     key: string
+    /** Other names it is read by (the original sMAP's), case-insensitive like the key. */
+    aliases?: string[]
     field: K
     read: (value: string, where: ConfigLocation, dir: string) => ServerSettings[K]
     write: (value: NonNullable<ServerSettings[K]>, dir: string) => string
@@ -19,15 +24,7 @@ const SERVER_KEYS: Array<{
   { key: 'Port', field: 'port', read: (v, w) => readPort(v, w), write: String },
   { key: 'Host', field: 'host', read: (v, w) => readNonEmpty(v, w, 'an address to listen on, such as 127.0.0.1 or 0.0.0.0'), write: (v) => v },
   { key: 'DataDir', field: 'dataDir', read: (v, w, dir) => resolve(dir, readNonEmpty(v, w, 'a directory, such as ./data')), write: (v, dir) => relative(dir, v) || '.' },
-  {
-    key: 'ReportToken',
-    field: 'reportToken',
-    read: (v, w) => {
-      if (!/^[\x21-\x7e]{16,}$/.test(v)) throw new ConfigError('SMAP_CONFIG_INVALID', w, 'expected a secret of at least 16 characters, letters, digits and ASCII punctuation without spaces (`smap uuid` makes a good one)')
-      return v
-    },
-    write: (v) => v,
-  },
+  { key: 'ReportToken', field: 'reportToken', read: (v, w, dir) => readTokenSecret(v, w, dir, 'SMAP_REPORT_TOKEN'), write: writeSecret },
   { key: 'ReportHosts', field: 'reportHosts', read: (v) => v.split(/[\s,]+/).filter(Boolean), write: (v) => v.join(', ') },
   { key: 'AllowLinkLocal', field: 'allowLinkLocal', read: (v, w) => readBoolean(v, w), write: String },
   { key: 'Fsync', field: 'fsync', read: (v, w) => readBoolean(v, w), write: String },
@@ -39,18 +36,59 @@ const SERVER_KEYS: Array<{
   { key: 'MaxConnections', field: 'maxConnections', read: (v, w) => readCount(v, 1, 100_000, w), write: String },
   { key: 'MaxOutboxBytes', field: 'maxOutboxBytes', read: (v, w) => readBytes(v, 1024 * 1024, w), write: writeBytes },
   { key: 'JobGrace', field: 'jobGrace', read: (v, w) => readMs(v, 0, 86_400_000, w), write: String },
+  { key: 'Http', field: 'http', read: (v, w) => readBoolean(v, w), write: String },
+  { key: 'TlsPort', aliases: ['SslPort'], field: 'tlsPort', read: (v, w) => readPort(v, w), write: String },
+  { key: 'TlsKey', aliases: ['SslKey'], field: 'tlsKey', read: (v, w, dir) => readFilePath(v, w, dir, "the server's private key, a PEM file such as /etc/smap/key.pem"), write: writePath },
+  { key: 'TlsCert', aliases: ['SslCert'], field: 'tlsCert', read: (v, w, dir) => readFilePath(v, w, dir, "the server's certificate, a PEM file such as /etc/smap/cert.pem"), write: writePath },
+  { key: 'TlsCA', aliases: ['SslCA'], field: 'tlsCA', read: (v, w, dir) => readFilePath(v, w, dir, 'the CA certificate that signs client certificates, a PEM file'), write: writePath },
+  { key: 'TlsVerifyClients', aliases: ['SslVerify'], field: 'tlsVerifyClients', read: (v, w) => readBoolean(v, w), write: String },
 ]
+
+const spelled = (name: string, spec: (typeof SERVER_KEYS)[number]): boolean =>
+  [spec.key, ...(spec.aliases ?? [])].some((k) => k.toLowerCase() === name.toLowerCase())
 
 /** The settings of a `[server]` section (none if there is no section). */
 export function readServer(section: IniSection | undefined, file: string): ServerSettings {
   const out: Record<string, unknown> = {}
+  const wheres = new Map<keyof ServerSettings, ConfigLocation>()
   for (const e of section?.entries ?? []) {
     const where = { file, line: e.line, section: 'server', key: e.key }
-    const spec = SERVER_KEYS.find((k) => k.key.toLowerCase() === e.key.toLowerCase())
-    if (!spec) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in [server]: expected one of ${SERVER_KEYS.map((k) => k.key).join(', ')}`)
+    const spec = SERVER_KEYS.find((k) => spelled(e.key, k))
+    if (!spec) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in [server]: expected one of ${SERVER_KEYS.map((k) => k.key).join(', ')} (or the original sMAP's SslPort, SslKey, SslCert, SslCA, SslVerify)`)
+    const first = wheres.get(spec.field)
+    if (first) throw new ConfigError('SMAP_CONFIG_DUPLICATE_KEY', where, `the same setting as ${first.key} on line ${first.line}; keep one`)
+    wheres.set(spec.field, where)
     out[spec.field] = spec.read(e.value, where, dirname(file))
   }
-  return out as ServerSettings
+  const settings = out as ServerSettings
+  checkTls(settings, (field) => wheres.get(field) ?? { file, line: section?.line, section: 'server' })
+  return settings
+}
+
+/** The TLS keys make sense together: a port with a key and a certificate, client checks with a CA, and some way in. */
+function checkTls(s: ServerSettings, where: (field: keyof ServerSettings) => ConfigLocation): void {
+  const fail = (field: keyof ServerSettings, problem: string): never => {
+    throw new ConfigError('SMAP_CONFIG_INVALID', where(field), problem)
+  }
+  if (s.tlsPort !== undefined) {
+    const missing = [s.tlsKey === undefined ? 'TlsKey' : '', s.tlsCert === undefined ? 'TlsCert' : ''].filter(Boolean)
+    if (missing.length > 0) fail('tlsPort', `HTTPS needs ${missing.join(' and ')} too (the server's PEM private key and certificate); add ${missing.length > 1 ? 'them' : 'it'}, or remove TlsPort`)
+    if (s.tlsPort !== 0 && s.tlsPort === (s.port ?? 8080) && s.http !== false) fail('tlsPort', `HTTP already listens on port ${s.tlsPort}; give TlsPort a port of its own`)
+  } else {
+    for (const field of ['tlsKey', 'tlsCert', 'tlsCA', 'tlsVerifyClients'] as const) {
+      if (s[field] !== undefined) fail(field, 'TLS is served only on TlsPort: add "TlsPort = 8443" (with TlsKey and TlsCert), or remove this line')
+    }
+  }
+  if (s.tlsVerifyClients && s.tlsCA === undefined) fail('tlsVerifyClients', 'checking client certificates needs TlsCA, the CA certificate that signs them; add it, or remove this line')
+  if (s.http === false && s.tlsPort === undefined) fail('http', 'with plain HTTP off there is no way in: add TlsPort, TlsKey and TlsCert to serve HTTPS, or remove this line')
+  if (s.tlsKey !== undefined && s.tlsCert !== undefined) {
+    try {
+      createSecureContext({ key: readFileSync(s.tlsKey), cert: readFileSync(s.tlsCert), ...(s.tlsCA === undefined ? {} : { ca: readFileSync(s.tlsCA) }) })
+    } catch (err) {
+      const why = (err as Error).message
+      throw new ConfigError('SMAP_CONFIG_INVALID', where('tlsKey'), `${s.tlsKey}, ${s.tlsCert}${s.tlsCA === undefined ? '' : ` and ${s.tlsCA}`} do not make a TLS server (${why}): give a PEM private key, the certificate made for it and a PEM CA certificate`, { cause: err })
+    }
+  }
 }
 
 /** The `[server]` entries for `settings`; `dir` anchors a relative DataDir. */

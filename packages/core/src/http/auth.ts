@@ -1,12 +1,13 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { TLSSocket } from 'node:tls'
 import type { Principal } from '@smap/sdk'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import type { Scope, TokenSettings } from '../credentials.js'
 import type { SmapInstance } from '../instance.js'
 
-/** What a request asks to do beyond reading: manage subscriptions, or change equipment. */
-export type Scope = 'reports' | 'actuate'
+export type { Scope }
 
 /**
  * Whether an address is this machine: all of 127.0.0.0/8, ::1, and
@@ -39,38 +40,63 @@ export function remoteAddress(c: Context): string | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress
 }
 
-const HOW: Record<Scope, { what: string; token: string }> = {
-  reports: { what: 'subscriptions can be managed', token: 'set ReportToken in [server] to allow others with a bearer token' },
-  actuate: { what: 'equipment can be changed', token: 'give clients a token with Scope = actuate, or a TLS client certificate' },
+const WHAT: Record<Scope, string> = { reports: 'subscriptions can be managed', actuate: 'equipment can be changed' }
+
+/** Every token the instance knows: the `[token NAME]` sections, and `[server] ReportToken` as one of scope reports. */
+function tokensOf(inst: SmapInstance): TokenSettings[] {
+  const { reportToken, tokens = [] } = inst.server
+  return reportToken ? [...tokens, { name: 'ReportToken', secret: reportToken, scopes: ['reports'] }] : tokens
+}
+
+/** The subject of a client certificate the TLS handshake verified against `[server] TlsCA`, e.g. `CN=scada, O=Site`. */
+function verifiedSubject(c: Context): string | undefined {
+  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined
+  const subject = socket.getPeerX509Certificate()?.subject
+  return subject ? subject.split('\n').join(', ') : undefined
 }
 
 /**
- * Who is asking, if they may do `scope`: this machine, or a client with the
- * bearer token. Otherwise 401 (a malformed Authorization header) or 403,
- * saying what would let them in. A change (not GET or HEAD) from a web page
- * on another origin is refused, so a page open in a browser on this machine
- * cannot act for it.
+ * Who is asking, if they may do `scope`: a client with a bearer token whose
+ * scope includes it, one with a TLS client certificate signed by
+ * `[server] TlsCA`, or this machine. Otherwise 401 (a malformed
+ * Authorization header) or 403, saying what would let them in. A change (not
+ * GET or HEAD) from a web page on another origin is refused, so a page open
+ * in a browser on this machine cannot act for it. The secret never appears in
+ * an answer or the Principal.
  */
 export function authorize(c: Context, inst: SmapInstance, scope: Scope): Principal {
   const address = remoteAddress(c)
-  const token = inst.server.reportToken
+  const at = address ? { address } : {}
+  const tokens = tokensOf(inst)
   const header = c.req.header('authorization')
   let principal: Principal | undefined
+  // a token never takes away what the client has without it (this machine, a certificate)
+  let wrongScope: TokenSettings | undefined
   if (header !== undefined) {
     const bearer = /^Bearer +([\x21-\x7e]+)$/i.exec(header.trim())
     if (!bearer) {
       c.header('WWW-Authenticate', 'Bearer')
-      throw new HTTPException(401, { message: 'malformed Authorization header: expected "Bearer TOKEN", the token being [server] ReportToken' })
+      throw new HTTPException(401, { message: 'malformed Authorization header: expected "Bearer TOKEN", the token being one of [token NAME] or [server] ReportToken' })
     }
-    if (scope === 'reports' && token !== undefined && sameSecret(bearer[1] as string, token)) principal = { via: 'token', name: 'ReportToken', ...(address ? { address } : {}) }
+    // every token is compared, so the time taken does not tell which one nearly matched
+    let match: TokenSettings | undefined
+    for (const t of tokens) if (sameSecret(bearer[1] as string, t.secret.reveal()) && !match) match = t
+    if (match?.scopes.includes(scope)) principal = { via: 'token', name: match.name, ...at }
+    else wrongScope = match
+  }
+  if (!principal) {
+    const subject = verifiedSubject(c)
+    if (subject !== undefined) principal = { via: 'certificate', name: subject, ...at }
   }
   if (!principal && isLoopback(address)) principal = { via: 'loopback', name: address as string, address }
-  if (!principal) {
-    const how = HOW[scope]
+  if (!principal && wrongScope) {
+    const { name, scopes } = wrongScope
     throw new HTTPException(403, {
-      message: scope === 'reports' && token !== undefined ? `${how.what} only from this machine or with the bearer token (Authorization: Bearer ...)` : `${how.what} only from this machine; ${how.token}`,
+      message: `token ${name} has scope ${scopes.join(', ')}, which lacks ${scope}; ${name === 'ReportToken' ? 'ReportToken is for reports only: give this client a [token NAME] with' : `add it in [token ${name}]:`} Scope = ${[...scopes, scope].join(', ')}`,
     })
   }
+  if (!principal) throw new HTTPException(403, { message: refusal(inst, scope, tokens, header !== undefined) })
   if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
     const origin = c.req.header('origin')
     if (origin !== undefined && !sameOrigin(origin, c.req.header('host'))) {
@@ -78,4 +104,16 @@ export function authorize(c: Context, inst: SmapInstance, scope: Scope): Princip
     }
   }
   return principal
+}
+
+/** Why a client was refused, and what would let it in. */
+function refusal(inst: SmapInstance, scope: Scope, tokens: TokenSettings[], sentToken: boolean): string {
+  const ways = tokens.some((t) => t.scopes.includes(scope)) ? ['with a bearer token (Authorization: Bearer ...)'] : []
+  if (scope === 'actuate' && inst.server.tlsCA !== undefined) ways.push('with a TLS client certificate signed by [server] TlsCA')
+  if (sentToken && ways.length > 0) return `${WHAT[scope]} only from this machine or ${ways.join(' or ')}; the bearer token sent is not one of them`
+  if (ways.length > 0) return `${WHAT[scope]} only from this machine or ${ways.join(' or ')}`
+  const how = scope === 'reports'
+    ? 'set ReportToken in [server] to allow others with a bearer token'
+    : 'give clients a [token NAME] with Scope = actuate, or a TLS client certificate (TlsCA in [server])'
+  return `${WHAT[scope]} only from this machine; ${how}`
 }
