@@ -170,7 +170,7 @@ export class Reporter {
 
   async #tick(): Promise<void> {
     if (this.autoFlush) await this.flush()
-    this.#capBytes()
+    else this.#capBytes()
     const now = Date.now()
     for (const sub of [...this.#subs.values()]) {
       if (sub.config.ExpireTime !== undefined && now >= sub.config.ExpireTime) {
@@ -226,6 +226,8 @@ export class Reporter {
   async flush(): Promise<void> {
     const run = async (): Promise<void> => {
       for (const sub of this.#subs.values()) for (const ch of sub.channels) await ch.flush()
+      // what was just written counts against the cap at once, whoever asked for the flush
+      this.#capBytes()
     }
     this.#flushing = (this.#flushing ?? Promise.resolve()).then(run, run)
     await this.#flushing
