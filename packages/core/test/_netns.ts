@@ -16,7 +16,7 @@ export interface Netns {
   /** The client's address inside the namespace, as the server sees it. */
   clientIp: string
   /** One request made from inside the namespace: its status and body, or the error that ended it. */
-  fetchFrom(url: string, o?: { headers?: Record<string, string>; ca?: string; cert?: string; key?: string }): Promise<{ status: number; body: string } | { error: string }>
+  fetchFrom(url: string, o?: { method?: string; headers?: Record<string, string>; ca?: string; cert?: string; key?: string }): Promise<{ status: number; body: string } | { error: string }>
   remove(): void
 }
 
@@ -28,12 +28,12 @@ const o = JSON.parse(json)
 const done = (r) => { process.stdout.write(JSON.stringify(r)); process.exit(0) }
 if (url.startsWith('http:')) {
   try {
-    const res = await fetch(url, { headers: o.headers ?? {} })
+    const res = await fetch(url, { method: o.method ?? 'GET', headers: o.headers ?? {} })
     done({ status: res.status, body: await res.text() })
   } catch (err) { done({ error: String(err.cause?.code ?? err.message) }) }
 } else {
   const tls = { ca: readFileSync(o.ca), ...(o.cert ? { cert: readFileSync(o.cert), key: readFileSync(o.key) } : {}) }
-  const req = request(url, { headers: o.headers ?? {}, ...tls }, (res) => {
+  const req = request(url, { method: o.method ?? 'GET', headers: o.headers ?? {}, ...tls }, (res) => {
     let body = ''
     res.on('data', (d) => (body += d))
     res.on('end', () => done({ status: res.statusCode, body }))

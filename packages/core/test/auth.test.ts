@@ -8,6 +8,7 @@ import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defineDriver } from '@smap/sdk'
 import { loadText, serve, type Logger, type Scope, type SmapInstance, type SmapServer } from '@smap/core'
 import { authorize, isLoopback, sameSecret } from '../src/http/auth.js'
 import { createNetns, type Netns } from './_netns.js'
@@ -121,6 +122,7 @@ describe('a client on another machine (a network namespace)', () => {
   let source: SmapServer | undefined
   let who: Server | undefined
   let pki: TestPki
+  const writes: string[] = []
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'smap-netns-'))
     const made = createNetns(dir)
@@ -131,6 +133,13 @@ describe('a client on another machine (a network namespace)', () => {
     netns = made
     pki = makePki(dir, [made.hostIp])
     const inst = await loadTokens([`DataDir = ${join(dir, 'data')}`, 'TlsPort = 0', `TlsKey = ${pki.serverKey}`, `TlsCert = ${pki.serverCert}`, `TlsCA = ${pki.caCert}`])
+    inst.addDriver('/plant', defineDriver({
+      name: 'relay',
+      setup(ctx) {
+        ctx.addActuator('/relay', { unit: 'on/off', model: 'binary', write: (value, { principal }) => void writes.push(`${String(value)} by ${principal.via}:${principal.name}`) })
+      },
+      start() {},
+    }), {}, { minWriteIntervalMs: 0 })
     source = await serve(inst, { host: made.hostIp, port: 0 })
     const app = whoami(inst)
     who = await new Promise<Server>((resolve) => {
@@ -171,5 +180,19 @@ describe('a client on another machine (a network namespace)', () => {
     expect(await netns.fetchFrom(url, { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey })).toEqual({ status: 200, body: '{"Contents":[]}' })
     expect(await netns.fetchFrom(url, { ca: pki.caCert, cert: pki.rogueCert, key: pki.rogueKey })).toMatchObject({ status: 403 })
     expect(await netns.fetchFrom(url, { ca: pki.caCert })).toMatchObject({ status: 403 })
+  })
+
+  it('writes a real actuator point only with the right to: an actuate token or a client certificate, never without', async (ctx) => {
+    if (!netns || !source?.tlsUrl) return ctx.skip(refused)
+    const url = `${source.url}/data/plant/relay?state=on`
+    const none = await netns.fetchFrom(url, { method: 'PUT' })
+    expect(none).toMatchObject({ status: 403 })
+    expect(JSON.parse((none as { body: string }).body).error).toContain('equipment can be changed only')
+    expect(await netns.fetchFrom(url, { method: 'PUT', headers: { Authorization: `Bearer ${REPORTS}` } })).toMatchObject({ status: 403 })
+    expect(writes).toEqual([])
+    expect(await netns.fetchFrom(url, { method: 'PUT', headers: { Authorization: `Bearer ${SCADA}` } })).toMatchObject({ status: 200 })
+    const tls = await netns.fetchFrom(`${source.tlsUrl}/data/plant/relay?state=off`, { method: 'POST', ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey })
+    expect(tls).toMatchObject({ status: 200 })
+    expect(writes).toEqual(['1 by token:scada', expect.stringMatching(/^0 by certificate:.*CN=/)])
   })
 })
