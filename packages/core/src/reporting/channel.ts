@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
 import type { ReadingValue } from '@smap/sdk'
@@ -14,9 +15,11 @@ import { Outbox } from './outbox.js'
 import { PayloadBuilder } from './payload.js'
 import { PendingReadings } from './pending.js'
 import type { ReportConfig } from './subscription.js'
-import { postReport } from './transports/http.js'
+import { COMPRESSION, postReport } from './transports/http.js'
 
-const COMPRESS = { json: 'none', 'gzip-json': 'gzip', 'legacy-gzip-json': 'legacy' } as const
+/** 5xx answers to one batch, from a receiver that takes an empty report, before it is split to find what it refuses. */
+const POISON_ATTEMPTS = 3
+
 
 /** Readings written at a time while the outbox recovers from a failed write (a full disk). */
 const RECOVERY_PIECE = 1000
@@ -284,16 +287,17 @@ export class Channel {
    * acknowledged, split, dead-lettered, or the channel stops (`once`: or it
    * fails once). True if every reading was acknowledged or set aside.
    */
-  async #send(lease: OutboxLease | undefined, id: string, once = false): Promise<boolean> {
+  async #send(lease: OutboxLease | undefined, id: string, once = false, refusing = false): Promise<boolean> {
     const opts = this.#options
     const metaOnly = lease === undefined
     let failures = 0
+    let answered5xx = 0
     while (this.#running) {
       const config = this.#config()
       const payload = this.#payloads.build(lease, config.ReportResource, metaOnly)
       const location = this.locations[this.#location] as string
       this.#state = failures === 0 ? 'delivering' : 'retrying'
-      const outcome = await postReport(location, payload.json, { compress: COMPRESS[config.Format], timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal, dispatcher: opts.dispatcher?.() })
+      const outcome = await postReport(location, payload.json, { compress: COMPRESSION[config.Format], timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal, dispatcher: opts.dispatcher?.() })
       if (!this.#running && outcome.kind !== 'ok') return false
       if (outcome.kind === 'ok') {
         // counted in the same tick as the ack takes them off the backlog, so the books always balance
@@ -318,6 +322,17 @@ export class Channel {
         return true
       }
       if (once) return false
+      // a receiver that answers 5xx to this batch again and again (at once, in a half already refused), but
+      // takes an empty report, refuses something in it: the halves go now, and a lone reading it refuses is set aside
+      if (lease && (outcome.status ?? 0) >= 500 && ++answered5xx >= (refusing ? 1 : POISON_ATTEMPTS)) {
+        answered5xx = 0
+        if (await this.#takesOthers(location, config.Format)) {
+          if (lease.count === 1) return this.#deadLetter(lease, `${outcome.error}, while it takes other reports`)
+          if (!refusing) opts.logger.warn(`report ${this.#uuid}: ${location} refused batch ${lease.id} (${lease.count} readings) ${POISON_ATTEMPTS} times but takes other reports; splitting it to find what it refuses`)
+          const [a, b] = lease.split()
+          return (await this.#send(a, a.id, once, true)) && (await this.#send(b, b.id, once, true))
+        }
+      }
       // retry: the next location first; after a full round, back off
       failures++
       this.#location = (this.#location + 1) % this.locations.length
@@ -329,6 +344,13 @@ export class Channel {
       }
     }
     return false
+  }
+
+  /** Whether `location` acknowledges an empty report now (it is up, and it is the batch it refuses). */
+  async #takesOthers(location: string, format: ReportConfig['Format']): Promise<boolean> {
+    const o = this.#options
+    const probe = await postReport(location, '{}', { compress: COMPRESSION[format], timeoutMs: o.timeoutMs ?? 30_000, batchId: randomUUID(), signal: this.#abort.signal, dispatcher: o.dispatcher?.() })
+    return probe.kind === 'ok'
   }
 
   async #deadLetter(lease: OutboxLease, error: string): Promise<boolean> {

@@ -29,6 +29,9 @@ export interface PostOptions {
   dispatcher?: Dispatcher
 }
 
+/** How each report `Format` is compressed on the wire. */
+export const COMPRESSION = { json: 'none', 'gzip-json': 'gzip', 'legacy-gzip-json': 'legacy' } as const satisfies Record<string, PostOptions['compress']>
+
 /** The header that lets receivers drop a batch they already have. */
 export const BATCH_ID_HEADER = 'X-Smap-Batch-Id'
 
