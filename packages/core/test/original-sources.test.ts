@@ -66,4 +66,44 @@ describe('what the original sMAP sends and expects', () => {
     ts.description = 'supply voltage'
     expect(ts._metaVersion).toBeGreaterThan(before)
   })
+
+  it("loads a config written for the original: its keys we do not implement are one warning each, a typo of ours stays an error, and the uuid wins over a key", async () => {
+    const warned: string[] = []
+    const logger = { info() {}, warn: (m: string) => void warned.push(m), error() {} }
+    const text = [
+      '[server]',
+      'Port = 8080',
+      'docroot = /var/www',
+      'MaxAge = 3600',
+      '',
+      '[logging]',
+      'level = debug',
+      '',
+      '[/]',
+      `uuid = ${ROOT}`,
+      '',
+      '[/sensor0]',
+      'uuid = 5a0e4e34-2b5e-11e1-a6bb-0026bb56ec92',
+      'key = sensor0',
+      'Properties/UnitofMeasure = V',
+      '',
+      '[report 0]',
+      'ReportDeliveryLocation = http://127.0.0.1:9/add',
+      '',
+    ].join('\n')
+    const inst = await loadText(text, join(dir, 'conf.ini'), { logger })
+    const at = join(dir, 'conf.ini')
+    expect(warned).toEqual([
+      `${at}:3 [server] docroot: the original sMAP's docroot is not implemented here; this line is ignored`,
+      `${at}:4 [server] MaxAge: the original sMAP's MaxAge is not implemented here; this line is ignored`,
+      `${at}:6 [logging]: the original sMAP's [logging] section is not implemented here (smap logs to stderr); it is ignored`,
+      `${at}:12 [/sensor0]: both uuid and key are given; the uuid is used and the key ignored, as the original sMAP did (remove one to quiet this)`,
+    ])
+    expect(inst.getTimeseries('/sensor0')?.uuid).toBe('5a0e4e34-2b5e-11e1-a6bb-0026bb56ec92')
+    expect([...inst.subscriptions.values()][0]?.config.ReportResource).toBe('/+')
+    const typo = await loadText(text.replace('Port = 8080', 'Prot = 8080'), at, { logger }).catch((e: unknown) => e as Error)
+    expect((typo as Error).message).toMatch(/^.*conf\.ini:2 \[server\] Prot: unknown key in \[server\]; did you mean Port\?: expected one of Port, Host/)
+    const reportTypo = await loadText(text.replace('[report 0]', '[report 0]\nMinPeriode = 5'), at, { logger }).catch((e: unknown) => e as Error)
+    expect((reportTypo as Error).message).toContain('[report 0] MinPeriode: unknown key in a report section; did you mean MinPeriod?')
+  })
 })

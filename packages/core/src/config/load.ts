@@ -12,6 +12,7 @@ import { isUuid, uuid5 } from '../tree/identity.js'
 import { mergeMetadata } from '../tree/metadata.js'
 import { checkProperties } from '../tree/timeseries.js'
 import { parseIni, type IniEntry, type IniSection } from './ini.js'
+import { didYouMean, originalSection } from './original.js'
 import { readServer } from './server-keys.js'
 import { isTokenSection, readTokens } from './tokens.js'
 import { readCount, readMs } from './values.js'
@@ -68,8 +69,10 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   }
   // when collecting every problem, a broken [server] or [/] must not hide the rest
   let server: ServerSettings = {}
+  // told once the instance (and its logger) exists
+  const warnings: string[] = []
   try {
-    server = readServer(sections.find((s) => s.name === 'server'), file)
+    server = readServer(sections.find((s) => s.name === 'server'), file, (m) => warnings.push(m))
   } catch (err) {
     report(err)
   }
@@ -92,6 +95,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
     report(fieldProblem(err, tz, { file, line: tz.line, section: '/', key: tz.key }))
     inst = make(undefined)
   }
+  for (const w of warnings) inst.logger.warn(w)
   applyCommon(inst, '/', rootSection, root.common, file, report)
 
   const drivers: IniSection[] = []
@@ -102,6 +106,11 @@ export async function loadText(text: string, file: string, options: LoadOptions 
     try {
       if (section.name.startsWith('report')) {
         reports.push(section)
+        continue
+      }
+      const original = originalSection(section.name, where)
+      if (original) {
+        inst.logger.warn(original)
         continue
       }
       if (!section.name.startsWith('/')) {
@@ -152,7 +161,7 @@ async function readReport(inst: SmapInstance, section: IniSection, file: string)
       continue
     }
     const known = REPORT_KEYS.find((k) => k.toLowerCase() === e.key.toLowerCase())
-    if (!known) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in a report section: expected ReportDeliveryLocation, ReportDeliveryLocation1..9, ${REPORT_KEYS.join(', ')}`)
+    if (!known) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in a report section${didYouMean(e.key, ['ReportDeliveryLocation', ...REPORT_KEYS])}: expected ReportDeliveryLocation, ReportDeliveryLocation1..9, ${REPORT_KEYS.join(', ')}`)
     values.set(known, e)
   }
   if (locations.length === 0) {
@@ -239,7 +248,8 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
     }
   }
   if (source.key !== undefined && source.uuid !== undefined) {
-    throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, key: 'uuid' }, 'give key or uuid, not both: the uuid is derived from the key')
+    inst.logger.warn(uuidWins(sectionWhere))
+    delete source.key
   }
   const parsed = parseDriverOptions(resolved.definition, source.rawOptions)
   if (!parsed.ok) {
@@ -355,6 +365,12 @@ function readResource(inst: SmapInstance, section: IniSection, file: string): vo
     }
     if (lower === 'key' && e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a key that names the stream durably, such as "sensor0"')
     if (lower === 'uuid') readUuid(e, where)
+    if ((lower === 'uuid' && given.has('key')) || (lower === 'key' && given.has('uuid'))) {
+      // as the original: the uuid names the stream, the key is left out
+      inst.logger.warn(uuidWins(sectionWhere))
+      if (lower === 'key') continue
+      given.delete('key')
+    }
     if (lower === 'properties/unitofmeasure') {
       if (e.value === '') throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected a unit such as V or kW')
       unit = e
@@ -401,6 +417,11 @@ const TIMESERIES_KEYS: Record<string, string> = {
   'properties/readingtype': 'readingType',
   'properties/timezone': 'timezone',
   buffersize: 'bufferSize',
+}
+
+/** A section with both: the uuid wins, as in the original sMAP. */
+function uuidWins(where: ConfigLocation): string {
+  return `${formatLocation(where)}: both uuid and key are given; the uuid is used and the key ignored, as the original sMAP did (remove one to quiet this)`
 }
 
 /** The model refused a value: the same rule, said about the config entry. */

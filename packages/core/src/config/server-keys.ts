@@ -4,6 +4,7 @@ import { createSecureContext } from 'node:tls'
 import { ConfigError, type ConfigLocation } from '../errors.js'
 import type { ServerSettings } from '../instance.js'
 import type { IniSection } from './ini.js'
+import { didYouMean, originalServerKey } from './original.js'
 import { readFilePath, readTokenSecret, writePath, writeSecret } from './secrets.js'
 import { readBoolean, readBytes, readCount, readMs, readNonEmpty, readPort, writeBytes } from './values.js'
 
@@ -48,13 +49,21 @@ const spelled = (name: string, spec: (typeof SERVER_KEYS)[number]): boolean =>
   [spec.key, ...(spec.aliases ?? [])].some((k) => k.toLowerCase() === name.toLowerCase())
 
 /** The settings of a `[server]` section (none if there is no section). */
-export function readServer(section: IniSection | undefined, file: string): ServerSettings {
+export function readServer(section: IniSection | undefined, file: string, warn: (message: string) => void = () => {}): ServerSettings {
   const out: Record<string, unknown> = {}
   const wheres = new Map<keyof ServerSettings, ConfigLocation>()
   for (const e of section?.entries ?? []) {
     const where = { file, line: e.line, section: 'server', key: e.key }
     const spec = SERVER_KEYS.find((k) => spelled(e.key, k))
-    if (!spec) throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in [server]: expected one of ${SERVER_KEYS.map((k) => k.key).join(', ')} (or the original sMAP's SslPort, SslKey, SslCert, SslCA, SslVerify)`)
+    if (!spec) {
+      const original = originalServerKey(e.key, where)
+      if (original) {
+        warn(original)
+        continue
+      }
+      const names = SERVER_KEYS.map((k) => k.key)
+      throw new ConfigError('SMAP_CONFIG_UNKNOWN_KEY', where, `unknown key in [server]${didYouMean(e.key, [...names, ...SERVER_KEYS.flatMap((k) => k.aliases ?? [])])}: expected one of ${names.join(', ')} (or the original sMAP's SslPort, SslKey, SslCert, SslCA, SslVerify)`)
+    }
     const first = wheres.get(spec.field)
     if (first) throw new ConfigError('SMAP_CONFIG_DUPLICATE_KEY', where, `the same setting as ${first.key} on line ${first.line}; keep one`)
     wheres.set(spec.field, where)
