@@ -54,6 +54,11 @@ export interface ServerSettings {
   tlsVerifyClients?: boolean
   /** Plain HTTP on `port` (default true); false serves HTTPS only. */
   http?: boolean
+  /**
+   * Client networks (CIDR, or single addresses) allowed to manage `/reports`
+   * without a token, as the original archiver subscribes from another machine.
+   */
+  reportClients?: string[]
   /** If set, delivery locations may only name these hosts. */
   reportHosts?: string[]
   /** Allow delivery to link-local addresses (169.254.0.0/16, fe80::/10). */

@@ -42,6 +42,17 @@ function whoami(inst: SmapInstance): Hono {
   return app
 }
 
+describe('ReportClients', () => {
+  it('takes CIDR networks and addresses, IPv4 and IPv6, and refuses anything else with the line', async () => {
+    const inst = await loadTokens(['ReportClients = 10.0.0.0/8, 192.168.1.20, fd00::/8'])
+    expect(inst.server.reportClients).toEqual(['10.0.0.0/8', '192.168.1.20', 'fd00::/8'])
+    for (const bad of ['10.0.0.0/33', 'archiver.local', '10.0.0.0/8/1']) {
+      const err = await loadTokens([`ReportClients = ${bad}`]).catch((e: unknown) => e as Error)
+      expect((err as Error).message).toContain(`[server] ReportClients: "${bad}" is not a network: expected addresses or CIDR networks`)
+    }
+  })
+})
+
 describe('isLoopback', () => {
   it('counts all of 127.0.0.0/8, ::1 and mapped 127.x as this machine, and nothing else', () => {
     expect(['127.0.0.1', '127.0.0.2', '127.255.10.1', '::1', '::ffff:127.0.0.1', '::ffff:127.3.2.1'].filter(isLoopback)).toHaveLength(6)
@@ -172,6 +183,24 @@ describe('a client on another machine (a network namespace)', () => {
       status: 200,
       body: JSON.stringify({ via: 'token', name: 'scada', address: netns.clientIp }),
     })
+  })
+
+  it('manages /reports from a client network listed in ReportClients without a token, as the original archiver does', async (ctx) => {
+    if (!netns) return ctx.skip(refused)
+    const inst = await loadTokens([`DataDir = ${join(dir, 'data-clients')}`, `ReportClients = 192.0.2.0/24, ${netns.clientIp.replace(/\.\d+$/, '.0')}/24`])
+    const open = await serve(inst, { host: netns.hostIp, port: 0 })
+    try {
+      expect(await netns.fetchFrom(`${open.url}/reports`)).toEqual({ status: 200, body: '{"Contents":[]}' })
+      const outsider = await loadTokens([`DataDir = ${join(dir, 'data-outsider')}`, 'ReportClients = 192.0.2.0/24'])
+      const closed = await serve(outsider, { host: netns.hostIp, port: 0 })
+      try {
+        expect(await netns.fetchFrom(`${closed.url}/reports`)).toMatchObject({ status: 403 })
+      } finally {
+        await closed.close()
+      }
+    } finally {
+      await open.close()
+    }
   })
 
   it('is let in over HTTPS with a client certificate the CA signed, and not with one it did not', async (ctx) => {

@@ -24,8 +24,8 @@ export interface TimeseriesHandle {
 
 /** Who asked for a change: passed to an actuator's `write`, and kept in the audit log. */
 export interface Principal {
-  /** How they were let in: from this machine, with a bearer token, a TLS client certificate, by a scheduled job, or from a test. */
-  via: 'loopback' | 'token' | 'certificate' | 'job' | 'harness'
+  /** How they were let in: from this machine, with a bearer token, a TLS client certificate, from a client network allowed to manage reports, by a scheduled job, or from a test. */
+  via: 'loopback' | 'token' | 'certificate' | 'network' | 'job' | 'harness'
   /** The address, the token's name, the certificate's subject, or the job's name and uuid. */
   name: string
   /** The client's address, when the request came over the network. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { dirname, relative, resolve } from 'node:path'
 import { createSecureContext } from 'node:tls'
 import { ConfigError, type ConfigLocation } from '../errors.js'
@@ -26,6 +27,7 @@ const SERVER_KEYS: Array<{
   { key: 'Host', field: 'host', read: (v, w) => readNonEmpty(v, w, 'an address to listen on, such as 127.0.0.1 or 0.0.0.0'), write: (v) => v },
   { key: 'DataDir', field: 'dataDir', read: (v, w, dir) => resolve(dir, readNonEmpty(v, w, 'a directory, such as ./data')), write: (v, dir) => relative(dir, v) || '.' },
   { key: 'ReportToken', field: 'reportToken', read: (v, w, dir) => readTokenSecret(v, w, dir, 'SMAP_REPORT_TOKEN'), write: writeSecret },
+  { key: 'ReportClients', field: 'reportClients', read: (v, w) => readNetworks(v, w), write: (v) => v.join(', ') },
   { key: 'ReportHosts', field: 'reportHosts', read: (v) => v.split(/[\s,]+/).filter(Boolean), write: (v) => v.join(', ') },
   { key: 'AllowLinkLocal', field: 'allowLinkLocal', read: (v, w) => readBoolean(v, w), write: String },
   { key: 'Fsync', field: 'fsync', read: (v, w) => readBoolean(v, w), write: String },
@@ -47,6 +49,21 @@ const SERVER_KEYS: Array<{
 
 const spelled = (name: string, spec: (typeof SERVER_KEYS)[number]): boolean =>
   [spec.key, ...(spec.aliases ?? [])].some((k) => k.toLowerCase() === name.toLowerCase())
+
+/** `10.0.0.0/8, 192.168.1.20`: networks in CIDR form, or single addresses, IPv4 or IPv6. */
+function readNetworks(value: string, where: ConfigLocation): string[] {
+  const out = value.split(/[\s,]+/).filter(Boolean)
+  for (const n of out) {
+    const [address = '', prefix, ...more] = n.split('/')
+    const family = isIP(address)
+    const bits = prefix === undefined ? undefined : /^\d{1,3}$/.test(prefix) ? Number(prefix) : Number.NaN
+    if (family === 0 || more.length > 0 || (bits !== undefined && !(bits >= 0 && bits <= (family === 4 ? 32 : 128)))) {
+      throw new ConfigError('SMAP_CONFIG_INVALID', where, `"${n}" is not a network: expected addresses or CIDR networks such as 10.0.0.0/8, 192.168.1.20 or fd00::/8, separated by commas`)
+    }
+  }
+  if (out.length === 0) throw new ConfigError('SMAP_CONFIG_INVALID', where, 'expected addresses or CIDR networks such as 10.0.0.0/8, separated by commas')
+  return out
+}
 
 /** The settings of a `[server]` section (none if there is no section). */
 export function readServer(section: IniSection | undefined, file: string, warn: (message: string) => void = () => {}): ServerSettings {

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { BlockList, isIP } from 'node:net'
 import { TLSSocket } from 'node:tls'
 import type { Principal } from '@smap/sdk'
 import type { Context } from 'hono'
@@ -48,6 +49,28 @@ function tokensOf(inst: SmapInstance): TokenSettings[] {
   return reportToken ? [...tokens, { name: 'ReportToken', secret: reportToken, scopes: ['reports'] }] : tokens
 }
 
+const networks = new WeakMap<SmapInstance, BlockList>()
+
+/** Whether `address` is in `[server] ReportClients`. */
+function inReportClients(inst: SmapInstance, address: string | undefined): boolean {
+  const listed = inst.server.reportClients
+  if (!address || !listed || listed.length === 0) return false
+  let list = networks.get(inst)
+  if (!list) {
+    list = new BlockList()
+    for (const n of listed) {
+      const [net = '', prefix] = n.split('/')
+      const family = isIP(net) === 6 ? 'ipv6' : 'ipv4'
+      if (prefix === undefined) list.addAddress(net, family)
+      else list.addSubnet(net, Number(prefix), family)
+    }
+    networks.set(inst, list)
+  }
+  // an IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d
+  const v4 = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : undefined
+  return v4 !== undefined ? list.check(v4, 'ipv4') : list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
+}
+
 /** The subject of a client certificate the TLS handshake verified against `[server] TlsCA`, e.g. `CN=scada, O=Site`. */
 function verifiedSubject(c: Context): string | undefined {
   const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket
@@ -90,6 +113,7 @@ export function authorize(c: Context, inst: SmapInstance, scope: Scope): Princip
     if (subject !== undefined) principal = { via: 'certificate', name: subject, ...at }
   }
   if (!principal && isLoopback(address)) principal = { via: 'loopback', name: address as string, address }
+  if (!principal && scope === 'reports' && inReportClients(inst, address)) principal = { via: 'network', name: `${address as string} (ReportClients)`, ...at }
   if (!principal && wrongScope) {
     const { name, scopes } = wrongScope
     throw new HTTPException(403, {
