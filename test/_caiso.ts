@@ -46,18 +46,27 @@ export function pacificInstants([y, m, d]: Ymd, minutes: number): number[] {
 /** The first instant of a Pacific date. */
 export const pacificMidnight = (date: Ymd): number => pacificInstants(date, 0)[0] as number
 
-const OUTLOOK_PATHS: Record<string, string> = {
-  'Day ahead forecast': '/demand/day_ahead_forecast',
-  'Hour ahead forecast': '/demand/hour_ahead_forecast',
-  'Current demand': '/demand/current',
-  'Day ahead net forecast': '/netdemand/day_ahead_forecast',
-  'Hour ahead net forecast': '/netdemand/hour_ahead_forecast',
-  'Net demand': '/netdemand/current',
+// the same header means a different stream in each file: netdemand.csv's "Hour ahead forecast" and
+// "Current demand" are of (gross) demand, beside its net demand
+const OUTLOOK_PATHS: Record<string, Record<string, string>> = {
+  demand: {
+    'Day ahead forecast': '/demand/day_ahead_forecast',
+    'Hour ahead forecast': '/demand/hour_ahead_forecast',
+    'Current demand': '/demand/current',
+    'Demand response': '/demand/demand_response',
+  },
+  netdemand: {
+    'Hour ahead forecast': '/netdemand/demand_hour_ahead_forecast',
+    'Current demand': '/netdemand/demand',
+    'Net demand': '/netdemand/current',
+    'Net demand forecast': '/netdemand/forecast',
+    'Demand response': '/netdemand/demand_response',
+  },
 }
 
-/** The driver-relative stream a Today's Outlook column feeds, by its header. */
-export function outlookPath(header: string): string {
-  return OUTLOOK_PATHS[header] ?? `/fuel/${header.toLowerCase().replace(/ /g, '_')}`
+/** The driver-relative stream a Today's Outlook column of `file` feeds, by its header. */
+export function outlookPath(file: string, header: string): string {
+  return OUTLOOK_PATHS[file]?.[header] ?? `/fuel/${header.toLowerCase().replace(/ /g, '_')}`
 }
 
 /** `Extra/Type` of a driver-relative CAISO stream path. */
@@ -72,10 +81,10 @@ export const isActual = (path: string): boolean => !path.includes('forecast')
  * clock (so a trailing `00:00` is the next midnight and a repeated hour gets
  * the later offset); empty cells give nothing.
  */
-export function outlookReadings(csv: string, date: Ymd): Map<string, Array<[number, number]>> {
+export function outlookReadings(csv: string, date: Ymd, file: string): Map<string, Array<[number, number]>> {
   const [head, ...lines] = csv.trimEnd().split('\r\n')
   const headers = (head as string).split(',')
-  const out = new Map<string, Array<[number, number]>>(headers.slice(1).map((h) => [outlookPath(h), []]))
+  const out = new Map<string, Array<[number, number]>>(headers.slice(1).map((h) => [outlookPath(file, h), []]))
   let previous = -Infinity
   lines.forEach((line, i) => {
     const cells = line.split(',')
@@ -88,7 +97,7 @@ export function outlookReadings(csv: string, date: Ymd): Map<string, Array<[numb
     previous = time
     headers.forEach((h, c) => {
       if (c === 0 || cells[c] === '') return
-      out.get(outlookPath(h))?.push([time, Number(cells[c])])
+      out.get(outlookPath(file, h))?.push([time, Number(cells[c])])
     })
   })
   return out

@@ -28,7 +28,7 @@ function expectedReadings(history: Map<string, string>): Map<string, Array<[numb
   // 2024-03-01T00:00Z is still February 29 in California
   for (let day: Ymd = [2024, 2, 29]; ymd(day) <= '20240331'; day = addDays(day, 1)) {
     for (const file of FILES) {
-      for (const [path, readings] of outlookReadings(history.get(`${ymd(day)}/${file}.csv`) as string, day)) {
+      for (const [path, readings] of outlookReadings(history.get(`${ymd(day)}/${file}.csv`) as string, day, file)) {
         const times = out.get(`/caiso${path}`) ?? new Map<number, number>()
         for (const [t, v] of readings) if (t >= START && t < END && !times.has(t)) times.set(t, v)
         out.set(`/caiso${path}`, times)
@@ -90,9 +90,9 @@ describe('smap load with the CAISO driver', () => {
   it('imports a month of history, resumes after a kill -9 and delivers each reading exactly once', async () => {
     const expected = expectedReadings(fx.history)
     const total = [...expected.values()].reduce((n, rs) => n + rs.length, 0)
-    // 19 streams, every 5 minutes of the month in UTC (the 23-hour Pacific day skips no instant);
-    // the first hours of March 1 UTC come from February 29's file
-    expect(expected.size).toBe(19)
+    // 22 streams, every 5 minutes of the month in UTC (the 23-hour Pacific day, whose file keeps
+    // 02:00–02:55 as blank rows, skips no instant); the first hours of March 1 UTC come from February 29's file
+    expect(expected.size).toBe(22)
     const current = expected.get('/caiso/demand/current') ?? []
     expect(current).toHaveLength(31 * 288)
     expect(current.every(([t], i) => t === START + i * 300_000)).toBe(true)

@@ -86,16 +86,16 @@ function expectedCaiso(fx: FixtureServer): Map<string, Array<[number, number]>> 
     // the current file is today's, unless its actual values would lie more than 30 minutes
     // ahead: then CAISO is still serving yesterday's (just after midnight)
     let date: Ymd = pacificDate(now)
-    const latestActual = Math.max(...[...outlookReadings(csv, date)].filter(([p]) => isActual(p)).flatMap(([, rs]) => rs.map(([t]) => t)))
+    const latestActual = Math.max(...[...outlookReadings(csv, date, file)].filter(([p]) => isActual(p)).flatMap(([, rs]) => rs.map(([t]) => t)))
     if (latestActual > now + 30 * 60_000) date = addDays(date, -1)
-    for (const [path, readings] of outlookReadings(csv, date)) put(path, readings)
+    for (const [path, readings] of outlookReadings(csv, date, file)) put(path, readings)
   }
   for (const r of fx.requests.filter((q) => q.path === '/oasisapi/SingleZip')) {
     const q = r.query
     const when = (s: string | null): number => Date.parse(`${s?.slice(0, 4)}-${s?.slice(4, 6)}-${s?.slice(6, 8)}T${s?.slice(9, 14)}:00Z`)
     const [from, to] = [when(q.get('startdatetime')), when(q.get('enddatetime'))]
     const rtm = q.get('queryname') === 'PRC_INTVL_LMP'
-    const [head, ...lines] = fixture(rtm ? 'oasis/PRC_INTVL_LMP_RTM.csv' : 'oasis/PRC_LMP_DAM.csv').toString('utf8').trimEnd().split('\n')
+    const [head, ...lines] = fixture(rtm ? 'oasis/PRC_INTVL_LMP_RTM_v3.csv' : 'oasis/PRC_LMP_DAM_v12.csv').toString('utf8').trimEnd().split('\n')
     const cols = (head as string).split(',')
     const col = (cells: string[], name: string): string => cells[cols.indexOf(name)] as string
     const byPath = new Map<string, Array<[number, number]>>()
@@ -191,8 +191,8 @@ describe('smap run with the CAISO and Dent drivers', () => {
     await sleep(300) // nothing more should come
     expect(expected.get('/demand/current')?.length).toBeGreaterThan(100)
     expect(expected.get(`/lmp/${NODE}/dam/lmp`)?.length).toBeGreaterThanOrEqual(23) // at least today's hours
-    // every Outlook column and day-ahead component (no GHG); real-time ones unless it is just past midnight
-    expect([...expected.keys()].filter((p) => !p.includes('/rtm/'))).toHaveLength(3 + 3 + 13 + 4)
+    // every Outlook column and day-ahead component; real-time ones unless it is just past midnight
+    expect([...expected.keys()].filter((p) => !p.includes('/rtm/'))).toHaveLength(4 + 5 + 13 + 5)
     expect([0, 5]).toContain([...expected.keys()].filter((p) => p.includes('/rtm/')).length)
     for (const [path, readings] of expected) {
       const full = `/caiso${path}`

@@ -8,10 +8,12 @@ import {
   currentUrl,
   datedReadings,
   dateCurrentFile,
+  fetchHistoryFile,
   fetchOutlookFile,
   historyUrl,
   OUTLOOK_COLUMNS,
   parseOutlookCsv,
+  type HistoryFile,
   type OutlookFile,
   type OutlookReading,
   type OutlookTable,
@@ -59,8 +61,8 @@ interface State {
   /** Problems of the last poll, by what failed, so each is logged once when it starts and once when it ends. */
   failing: Map<string, string>
   unknownColumns: Set<string>
-  /** Recent history files by URL: the host imports in UTC days, so each Pacific day is asked for twice in a row. */
-  history: Map<string, string>
+  /** Recent history files (or why there was none) by URL: the host imports in UTC days, so each Pacific day is asked for twice in a row. */
+  history: Map<string, HistoryFile>
   /** What `ctx.state` holds, as JSON per key, so a poll writes only what changed. */
   saved: Map<string, string>
 }
@@ -171,9 +173,9 @@ export function createCaisoDriver(deps: DriverDeps = {}) {
   })
 }
 
-function remember(cache: Map<string, string>, url: string, csv: string): void {
+function remember(cache: Map<string, HistoryFile>, url: string, file: HistoryFile): void {
   cache.delete(url)
-  cache.set(url, csv)
+  cache.set(url, file)
   for (const oldest of cache.keys()) {
     if (cache.size <= HISTORY_CACHE_SIZE) break
     cache.delete(oldest)
@@ -262,7 +264,7 @@ async function poll(ctx: DriverContext, options: CaisoOptions, state: State, sig
 async function pollOutlook(ctx: DriverContext, options: CaisoOptions, state: State, file: OutlookFile, signal: AbortSignal): Promise<void> {
   const now = ctx.now()
   const url = currentUrl(options.OutlookUrl, file, now)
-  const table = parseOutlookCsv((await fetchOutlookFile(url, signal)) as string, file, shown(url))
+  const table = parseOutlookCsv(await fetchOutlookFile(url, signal), file, shown(url))
   noteUnknownColumns(ctx, state, table)
   const { date, readings } = dateCurrentFile(table, now)
   const seen = state.fileDay.get(file)
@@ -277,16 +279,41 @@ async function pollOutlook(ctx: DriverContext, options: CaisoOptions, state: Sta
       day = earliest
     }
     for (; compareDates(day, date) < 0; day = addDays(day, 1)) {
-      const old = historyUrl(options.OutlookUrl, file, day)
-      const csv = await fetchOutlookFile(old, signal, true)
-      if (csv === undefined) ctx.logger.warn(`${old} answered 404: readings of ${formatYmd(day)} after the last poll of that day are missing`)
-      else publish(ctx, state.last, datedReadings(parseOutlookCsv(csv, file, old), day))
+      const old = historyUrl(options.OutlookUrl, file, day, now)
+      const table = await readHistory(old, file, signal)
+      if ('missing' in table) {
+        // said once: the day is given up on below, so no later poll asks for it again
+        ctx.logger.warn(`${shown(old)} ${table.missing}: readings of ${formatYmd(day)} after the last poll of that day are missing (import them later with smap load)`)
+      } else {
+        noteUnknownColumns(ctx, state, table)
+        publish(ctx, state.last, datedReadings(table, day))
+      }
       // done with that day: a failure on a later one resumes after it
       state.fileDay.set(file, addDays(day, 1))
     }
   }
   if (!seen || compareDates(seen, date) < 0) state.fileDay.set(file, date)
   publish(ctx, state.last, readings)
+}
+
+/**
+ * A history file as a table, or why there is none: not published (404, 403,
+ * an HTML page) or not an Outlook file. Either way waiting will not help, so
+ * the caller moves on instead of blocking that file's live data.
+ */
+async function readHistory(url: string, file: OutlookFile, signal: AbortSignal): Promise<OutlookTable | { missing: string }> {
+  const answer = await fetchHistoryFile(url, signal)
+  if ('missing' in answer) return answer
+  return tableOrMissing(answer.csv, file, url)
+}
+
+function tableOrMissing(csv: string, file: OutlookFile, url: string): OutlookTable | { missing: string } {
+  try {
+    return parseOutlookCsv(csv, file, shown(url))
+  } catch (err) {
+    if (err instanceof CaisoError && err.code === 'SMAP_CAISO_FORMAT') return { missing: `is not a Today's Outlook file (${err.message})` }
+    throw err
+  }
 }
 
 async function pollPrices(ctx: DriverContext, options: CaisoOptions, state: State, market: Market, signal: AbortSignal): Promise<void> {
@@ -339,14 +366,22 @@ async function load(ctx: DriverContext, options: CaisoOptions, state: State, ran
       const isToday = compareDates(day, today) === 0
       for (const file of options.Files) {
         signal.throwIfAborted()
-        const url = isToday ? currentUrl(options.OutlookUrl, file, now) : historyUrl(options.OutlookUrl, file, day)
-        const csv = state.history.get(url) ?? (await fetchOutlookFile(url, signal, true))
-        if (csv !== undefined && !isToday) remember(state.history, url, csv)
-        if (csv === undefined) {
-          ctx.logger.warn(`no ${file}.csv for ${formatYmd(day)}: ${shown(url)} answered 404; that day's ${file} is skipped`)
+        const url = isToday ? currentUrl(options.OutlookUrl, file, now) : historyUrl(options.OutlookUrl, file, day, now)
+        let answer: HistoryFile
+        if (isToday) answer = { csv: await fetchOutlookFile(url, signal) }
+        else {
+          const cached = state.history.get(shown(url))
+          answer = cached ?? (await fetchHistoryFile(url, signal))
+          remember(state.history, shown(url), answer)
+          // asked once and said once, for the two chunks a Pacific day spans
+          if (cached && 'missing' in cached) continue
+        }
+        const table = 'missing' in answer ? answer : tableOrMissing(answer.csv, file, url)
+        if ('missing' in table) {
+          if (!isToday) remember(state.history, shown(url), table)
+          ctx.logger.warn(`no ${file}.csv for ${formatYmd(day)}: ${shown(url)} ${table.missing}; that day's ${file} is skipped`)
           continue
         }
-        const table = parseOutlookCsv(csv, file, shown(url))
         noteUnknownColumns(ctx, state, table)
         const readings = isToday ? dateCurrentFile(table, now).readings : datedReadings(table, day)
         publish(ctx, last, readings.filter((r) => inRange(r.time)))
@@ -358,12 +393,25 @@ async function load(ctx: DriverContext, options: CaisoOptions, state: State, ran
     // OASIS takes whole minutes
     const from = Math.floor(start / MINUTE) * MINUTE
     const to = Math.ceil(end / MINUTE) * MINUTE
+    const settled = ctx.now() - HOUR
     for (const market of options.Markets) {
+      let added = 0
+      const empty: string[] = []
       for (const w of splitWindows(from, to)) {
         signal.throwIfAborted()
-        const rows = await state.oasis.prices(market, options.Nodes, w.start, w.end, signal, LOAD_RETRIES)
-        publishPrices(ctx, last, market, rows.filter((r) => inRange(r.time)))
+        const { rows, noData } = await state.oasis.query(market, options.Nodes, w.start, w.end, signal, LOAD_RETRIES)
+        const kept = rows.filter((r) => inRange(r.time))
+        publishPrices(ctx, last, market, kept)
+        added += kept.length
+        // a past window always has prices; "no data" for one means OASIS no longer serves it (or the node had none then)
+        if (w.end <= settled) for (const n of noData) empty.push(`${new Date(w.start).toISOString()} to ${new Date(w.end).toISOString()} (${shown(n.url)}: error 1000, ${JSON.stringify(n.description)})`)
       }
+      if (empty.length === 0) continue
+      const q = MARKET_QUERIES[market]
+      const what = `OASIS has no ${q.queryname} prices (${market}) for ${options.Nodes.join(', ')}`
+      const hint = 'OASIS no longer serves prices that old (or the node had none then); import a later range, or check the node names'
+      if (added === 0) throw new CaisoError('SMAP_CAISO_NO_DATA', `${what} from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}: ${empty.join('; ')}. ${hint}`)
+      for (const e of empty) ctx.logger.warn(`${what} from ${e}; ${hint}`)
     }
   }
 }

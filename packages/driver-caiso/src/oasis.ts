@@ -8,10 +8,13 @@ import { CaisoError } from './errors.js'
 export const MARKETS = ['DAM', 'RTM'] as const
 export type Market = (typeof MARKETS)[number]
 
-/** How each market is asked of OASIS. */
+/**
+ * How each market is asked of OASIS: the report versions current parsers ask
+ * for (PRC_LMP v12 prices in `MW`, PRC_INTVL_LMP v3 in `VALUE`).
+ */
 export const MARKET_QUERIES: Record<Market, { queryname: string; marketRunId: string; version: string; intervalMs: number; description: string }> = {
-  DAM: { queryname: 'PRC_LMP', marketRunId: 'DAM', version: '1', intervalMs: HOUR, description: 'day-ahead market, hourly' },
-  RTM: { queryname: 'PRC_INTVL_LMP', marketRunId: 'RTM', version: '1', intervalMs: 5 * MINUTE, description: 'real-time market, 5-minute' },
+  DAM: { queryname: 'PRC_LMP', marketRunId: 'DAM', version: '12', intervalMs: HOUR, description: 'day-ahead market, hourly' },
+  RTM: { queryname: 'PRC_INTVL_LMP', marketRunId: 'RTM', version: '3', intervalMs: 5 * MINUTE, description: 'real-time market, 5-minute' },
 }
 
 /** The LMP and its components, as OASIS names them in `LMP_TYPE`. */
@@ -31,6 +34,8 @@ export function pricePath(node: string, market: Market, component: Component): s
   return `/lmp/${node}/${market.toLowerCase()}/${component.toLowerCase()}`
 }
 
+/** OASIS takes at most this many nodes in one request's `node` list. */
+export const MAX_NODES = 10
 /** OASIS answers at most this much time per request. */
 export const MAX_WINDOW_MS = 30 * DAY
 /** OASIS allows at most one request per this long. */
@@ -68,15 +73,22 @@ export interface PriceRow {
   value: number
 }
 
-/** What an OASIS answer meant. */
-export type OasisResult = { kind: 'rows'; rows: PriceRow[] } | { kind: 'throttled'; status: number }
+/** What an OASIS answer meant: prices, "no data" (error 1000, with its description), or throttling. */
+export type OasisResult = { kind: 'rows'; rows: PriceRow[] } | { kind: 'none'; description: string } | { kind: 'throttled'; status: number }
+
+/** Splits a node list into the lists of at most `MAX_NODES` that one request takes. */
+export function nodeGroups(nodes: readonly string[], max: number = MAX_NODES): string[][] {
+  const out: string[][] = []
+  for (let i = 0; i < nodes.length; i += max) out.push(nodes.slice(i, i + max))
+  return out
+}
 
 const isZip = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b // "PK"
 
 /**
  * Reads an OASIS answer. Data, errors and "no data" all come as ZIPs (even
  * under HTTP 200): a CSV, or an XML report whose `ERR_CODE` 1000 means no
- * data (benign, no rows). Throttling comes as an HTML page (429 or 200).
+ * data: for a window not published yet, but also for one OASIS no longer serves. Throttling comes as an HTML page (429 or 200).
  * Other errors throw a `CaisoError` with OASIS's code and description.
  */
 export function readOasisAnswer(answer: HttpAnswer): OasisResult {
@@ -99,7 +111,7 @@ export function readOasisAnswer(answer: HttpAnswer): OasisResult {
   if (xml !== undefined) {
     const report = text(files[xml] as Uint8Array)
     const code = element(report, 'ERR_CODE')
-    if (code === '1000') return { kind: 'rows', rows: [] }
+    if (code === '1000') return { kind: 'none', description: element(report, 'ERR_DESC') ?? 'No data returned' }
     if (code !== undefined) {
       throw new CaisoError('SMAP_CAISO_OASIS', `OASIS error ${code} for ${answer.url}: ${element(report, 'ERR_DESC') ?? 'no description'}`)
     }
@@ -208,16 +220,37 @@ export class OasisClient {
 
   /**
    * The prices of `market` at `nodes` over `[start, end)` (one window of at
-   * most 30 days). A throttle page is retried `retries` times, waiting
-   * 30 s, 60 s, ... first; then it throws `SMAP_CAISO_THROTTLED`.
+   * most 30 days), in one request per 10 nodes. A throttle page is retried
+   * `retries` times, waiting 30 s, 60 s, ... first; then it throws
+   * `SMAP_CAISO_THROTTLED`.
    */
   async prices(market: Market, nodes: readonly string[], start: number, end: number, signal: AbortSignal, retries = 0): Promise<PriceRow[]> {
+    return (await this.query(market, nodes, start, end, signal, retries)).rows
+  }
+
+  /**
+   * As `prices`, and which requests OASIS answered with "no data" (error
+   * 1000): `noData` holds each one's URL and OASIS's description.
+   */
+  async query(market: Market, nodes: readonly string[], start: number, end: number, signal: AbortSignal, retries = 0): Promise<{ rows: PriceRow[]; noData: Array<{ url: string; description: string }> }> {
     if (end - start > MAX_WINDOW_MS) throw new RangeError(`an OASIS window is at most 30 days; split ${end - start} ms with splitWindows()`)
-    const url = oasisUrl(this.#o.baseUrl, market, nodes, start, end)
+    const rows: PriceRow[] = []
+    const noData: Array<{ url: string; description: string }> = []
+    for (const group of nodeGroups(nodes)) {
+      const url = oasisUrl(this.#o.baseUrl, market, group, start, end)
+      const result = await this.#ask(url, signal, retries)
+      if (result.kind === 'none') noData.push({ url, description: result.description })
+      else rows.push(...result.rows.filter((r) => r.time >= start && r.time < end && group.includes(r.node)))
+    }
+    return { rows: nodes.length > MAX_NODES ? dedupe(rows) : rows, noData }
+  }
+
+  /** One request, in its turn, retried while throttled. */
+  async #ask(url: string, signal: AbortSignal, retries: number): Promise<Exclude<OasisResult, { kind: 'throttled' }>> {
     for (let attempt = 0; ; attempt++) {
       const at = await this.#turn(signal)
       const result = readOasisAnswer(await get(url, signal))
-      if (result.kind === 'rows') return result.rows.filter((r) => r.time >= start && r.time < end && nodes.includes(r.node))
+      if (result.kind !== 'throttled') return result
       const pause = THROTTLE_BACKOFF_MS * 2 ** attempt
       const what = `OASIS is throttling requests (HTTP ${result.status} with an HTML page)`
       if (attempt >= retries) {

@@ -38,15 +38,22 @@ function columns(file: OutlookFile, base: string, type: string, list: Array<[slu
 
 /** Every column the driver knows, per file; other columns are ignored. */
 export const OUTLOOK_COLUMNS: Record<OutlookFile, OutlookColumn[]> = {
+  // Time,Day ahead forecast,Hour ahead forecast,Current demand[,Demand response]
   demand: columns('demand', '/demand', 'demand', [
     ['day_ahead_forecast', 'Day ahead forecast', { forecast: true }],
     ['hour_ahead_forecast', 'Hour ahead forecast', { forecast: true }],
     ['current', 'Current demand', { aliases: ['Demand', 'Actual demand'] }],
+    // mostly empty; not taken as a sign of how far the day has got
+    ['demand_response', 'Demand response', { forecast: true }],
   ]),
+  // Time,Hour ahead forecast,Current demand,Net demand[,Net demand forecast,Demand response]: the
+  // hour-ahead forecast and current demand here are of (gross) demand, not net demand
   netdemand: columns('netdemand', '/netdemand', 'netdemand', [
-    ['day_ahead_forecast', 'Day ahead net forecast', { forecast: true, aliases: ['Day ahead net demand forecast'] }],
-    ['hour_ahead_forecast', 'Hour ahead net forecast', { forecast: true, aliases: ['Hour ahead net demand forecast'] }],
     ['current', 'Net demand', { aliases: ['Current net demand'] }],
+    ['forecast', 'Net demand forecast', { forecast: true }],
+    ['demand', 'Current demand', { aliases: ['Demand'] }],
+    ['demand_hour_ahead_forecast', 'Hour ahead forecast', { forecast: true }],
+    ['demand_response', 'Demand response', { forecast: true }],
   ]),
   fuelsource: columns('fuelsource', '/fuel', 'fuel', [
     ['solar', 'Solar'],
@@ -192,15 +199,32 @@ export function currentUrl(base: string, file: OutlookFile, now: number): string
   return `${base}/current/${file}.csv?_=${now}`
 }
 
-export function historyUrl(base: string, file: OutlookFile, date: LocalDate): string {
-  return `${base}/history/${formatYmd(date)}/${file}.csv`
+export function historyUrl(base: string, file: OutlookFile, date: LocalDate, now: number): string {
+  // the CDN caches history files too, including a 403 or an error page given in place of one
+  return `${base}/history/${formatYmd(date)}/${file}.csv?_=${now}`
 }
 
-/** GETs an Outlook file; undefined for a 404 when `missingOk` (history not published). */
-export async function fetchOutlookFile(url: string, signal: AbortSignal, missingOk = false): Promise<string | undefined> {
+/** GETs a current Outlook file; a CSV or a `CaisoError`. */
+export async function fetchOutlookFile(url: string, signal: AbortSignal): Promise<string> {
   const answer: HttpAnswer = await get(url, signal)
-  if (answer.status === 404 && missingOk) return undefined
   if (answer.status !== 200) throw new CaisoError('SMAP_CAISO_HTTP', `GET ${shown(url)} answered HTTP ${answer.status}`)
   if (isHtml(answer)) throw new CaisoError('SMAP_CAISO_FORMAT', `GET ${shown(url)} answered an HTML page where a CSV file was expected`)
   return text(answer.body)
+}
+
+/** A history file, or why there is none to read. */
+export type HistoryFile = { csv: string } | { missing: string }
+
+/**
+ * GETs a history file. CAISO answers a day it has no file for with a 404, a
+ * 403 or an HTML page under 200; each is `missing` (with what was answered),
+ * as waiting would not make the file appear. Other failures (5xx, no answer)
+ * throw, to be tried again.
+ */
+export async function fetchHistoryFile(url: string, signal: AbortSignal): Promise<HistoryFile> {
+  const answer: HttpAnswer = await get(url, signal)
+  if (answer.status === 404 || answer.status === 403 || answer.status === 410) return { missing: `answered HTTP ${answer.status}` }
+  if (answer.status !== 200) throw new CaisoError('SMAP_CAISO_HTTP', `GET ${shown(url)} answered HTTP ${answer.status}`)
+  if (isHtml(answer)) return { missing: 'answered an HTML page instead of a CSV file' }
+  return { csv: text(answer.body) }
 }

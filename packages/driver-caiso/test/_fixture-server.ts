@@ -49,14 +49,29 @@ export interface FixtureServer {
   oasisShiftMs: number
   /** Answers given before any data, one per request. */
   oasisQueue: OasisOverride[]
-  /** Outlook paths answered with this status instead (e.g. a 500). */
+  /**
+   * Outlook paths answered with this status and an HTML page instead (e.g. a
+   * 500, CloudFront's 403 page, or 200 with caiso.com's "page not found").
+   */
   failing: Map<string, number>
   /** History files a test made (e.g. with `outlookHistoryDay`), by `YYYYMMDD/NAME.csv`; served before the recorded ones. */
   history: Map<string, string>
   close(): Promise<void>
 }
 
-const OASIS_FILES: Record<string, string> = { PRC_LMP: 'oasis/PRC_LMP_DAM.csv', PRC_INTVL_LMP: 'oasis/PRC_INTVL_LMP_RTM.csv' }
+/** The recorded answers, by query and report version (each version has its own column layout). */
+const OASIS_FILES: Record<string, string> = { PRC_LMP_v12: 'oasis/PRC_LMP_DAM_v12.csv', PRC_INTVL_LMP_v3: 'oasis/PRC_INTVL_LMP_RTM_v3.csv' }
+
+/** What CloudFront answers for a denied path, and what caiso.com serves with a 200 in place of a missing file. */
+function errorPage(status: number): string {
+  if (status === 200) {
+    return '<!DOCTYPE html>\r\n<html lang="en">\r\n<head>\r\n<meta charset="utf-8">\r\n<title>Page not found | California ISO</title>\r\n</head>\r\n<body>\r\n<h1>Sorry, the page you requested could not be found.</h1>\r\n</body>\r\n</html>\r\n'
+  }
+  if (status === 403) {
+    return '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">\n<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">\n<TITLE>ERROR: The request could not be satisfied</TITLE>\n</HEAD><BODY>\n<H1>403 ERROR</H1>\n<H2>The request could not be satisfied.</H2>\n<HR noshade size="1px">\nRequest blocked.\n</BODY></HTML>'
+  }
+  return `<!DOCTYPE html><html><body><h1>${status} - Server Error</h1></body></html>`
+}
 
 function parseOasisTime(s: string | null): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2}):(\d{2})-0000$/.exec(s ?? '')
@@ -90,19 +105,20 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     const notFound = (): void => send(404, 'text/html', '<!DOCTYPE html><html><body><h1>404 - File or directory not found.</h1></body></html>')
 
     const failing = state.failing.get(url.pathname)
-    if (failing !== undefined) return send(failing, 'text/html', `<!DOCTYPE html><html><body><h1>${failing} - Server Error</h1></body></html>`)
+    if (failing !== undefined) return send(failing, 'text/html', errorPage(failing))
 
     let m = /^\/outlook\/current\/(\w+\.csv)$/.exec(url.pathname)
     if (m) {
       const path = `outlook/${state.current}/${m[1]}`
-      return fixtureExists(path) ? send(200, 'text/csv', fixture(path)) : notFound()
+      // caiso.com serves the files as application/octet-stream
+      return fixtureExists(path) ? send(200, 'application/octet-stream', fixture(path)) : notFound()
     }
     m = /^\/outlook\/history\/(\d{8})\/(\w+\.csv)$/.exec(url.pathname)
     if (m) {
       const made = state.history.get(`${m[1]}/${m[2]}`)
-      if (made !== undefined) return send(200, 'text/csv', made)
+      if (made !== undefined) return send(200, 'application/octet-stream', made)
       const path = `outlook/history/${m[1]}/${m[2]}`
-      return fixtureExists(path) ? send(200, 'text/csv', fixture(path)) : notFound()
+      return fixtureExists(path) ? send(200, 'application/octet-stream', fixture(path)) : notFound()
     }
     if (url.pathname === '/oasisapi/SingleZip') {
       const q = url.searchParams
@@ -113,8 +129,10 @@ export async function startFixtureServer(): Promise<FixtureServer> {
       if (override === 'no-data') return send(200, 'application/x-zip-compressed', zip(`${name}.xml`, fixture('oasis/no-data.xml')))
       const start = parseOasisTime(q.get('startdatetime'))
       const end = parseOasisTime(q.get('enddatetime'))
-      const file = OASIS_FILES[q.get('queryname') ?? '']
-      if (override === 'invalid-request' || start === undefined || end === undefined || !(start < end) || end - start > 30 * 86_400_000 || !file || q.get('resultformat') !== '6') {
+      const file = OASIS_FILES[`${q.get('queryname')}_v${q.get('version')}`]
+      // OASIS takes a node list of at most 10
+      const tooMany = (q.get('node') ?? '').split(',').length > 10
+      if (override === 'invalid-request' || tooMany || start === undefined || end === undefined || !(start < end) || end - start > 30 * 86_400_000 || !file || q.get('resultformat') !== '6') {
         return send(200, 'application/x-zip-compressed', zip('INVALID_REQUEST.xml', fixture('oasis/invalid-request.xml')))
       }
       const nodes = new Set((q.get('node') ?? '').split(','))

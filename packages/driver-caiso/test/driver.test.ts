@@ -54,9 +54,12 @@ describe('setup', () => {
       '/demand/day_ahead_forecast',
       '/demand/hour_ahead_forecast',
       '/demand/current',
-      '/netdemand/day_ahead_forecast',
-      '/netdemand/hour_ahead_forecast',
+      '/demand/demand_response',
       '/netdemand/current',
+      '/netdemand/forecast',
+      '/netdemand/demand',
+      '/netdemand/demand_hour_ahead_forecast',
+      '/netdemand/demand_response',
       '/fuel/solar',
       '/fuel/wind',
       '/fuel/geothermal',
@@ -88,6 +91,8 @@ describe('setup', () => {
     expect(h.metadata('/')).toEqual({ Location: { Country: 'USA', Area: 'California' }, Extra: { ISOName: 'CAISO' } })
     expect(h.metadata('/fuel/solar')).toEqual({ Extra: { Type: 'fuel', Subtype: 'solar', Source: 'fuelsource.csv', Column: 'Solar' } })
     expect(h.metadata('/demand/day_ahead_forecast')).toEqual({ Extra: { Type: 'demand', Subtype: 'day_ahead_forecast', Source: 'demand.csv', Column: 'Day ahead forecast' } })
+    // netdemand.csv's own copy of the hour-ahead demand forecast, not a net-demand forecast
+    expect(h.metadata('/netdemand/demand_hour_ahead_forecast')).toEqual({ Extra: { Type: 'netdemand', Subtype: 'demand_hour_ahead_forecast', Source: 'netdemand.csv', Column: 'Hour ahead forecast' } })
     expect(h.metadata(`/lmp/${SP15}/rtm/mcc`)).toEqual({ Extra: { Type: 'price', Subtype: 'mcc', Node: SP15, Market: 'RTM', Source: 'PRC_INTVL_LMP' } })
   })
 
@@ -296,12 +301,12 @@ describe("polling Today's Outlook", () => {
     expect(h.readings('/fuel/solar')).toHaveLength(126)
     expect(h.readings('/fuel/small_hydro')).toHaveLength(126)
     expect(h.readings('/fuel/coal')).toEqual([])
+    // netdemand.csv in its older layout: its columns all feed streams; the newer ones stay empty
     expect(h.readings('/netdemand/current')).toHaveLength(126)
-    expect(h.readings('/netdemand/day_ahead_forecast')).toEqual([])
-    expect(h.logs).toEqual([
-      { level: 'info', message: 'fuelsource.csv has columns this driver does not know, ignored: "Hybrids"' },
-      { level: 'info', message: 'netdemand.csv has columns this driver does not know, ignored: "Hour ahead forecast", "Current demand"' },
-    ])
+    expect(h.readings('/netdemand/demand')).toHaveLength(126)
+    expect(h.readings('/netdemand/demand_hour_ahead_forecast')).toHaveLength(139) // through 11:30
+    expect(h.readings('/netdemand/forecast')).toEqual([])
+    expect(h.logs).toEqual([{ level: 'info', message: 'fuelsource.csv has columns this driver does not know, ignored: "Hybrids"' }])
   })
 
   it('keeps polling the other files when one fails, and says so in its health', async () => {
@@ -347,7 +352,7 @@ describe('polling OASIS prices', () => {
     expect(h.readings(`/lmp/${SP15}/dam/lmp`)[47]?.[0]).toBe(pst(16, 23, 0))
     expect(h.readings(`/lmp/${NP15}/rtm/lmp`)).toHaveLength(126) // 00:00 to 10:25, the intervals ended by 10:32
     expect(h.readings(`/lmp/${NP15}/rtm/mghg`)).toHaveLength(126)
-    expect(h.readings(`/lmp/${NP15}/dam/mghg`)).toEqual([]) // day-ahead answers carry no GHG component
+    expect(h.readings(`/lmp/${NP15}/dam/mghg`)).toHaveLength(48)
     expect(waits).toEqual([5_000])
 
     server.asOf = AT_1032 + 5 * MIN
@@ -361,6 +366,7 @@ describe('polling OASIS prices', () => {
       ['PRC_INTVL_LMP', '20240115T17:25-0000', '20240115T18:45-0000'], // an hour before the latest price, for late rows
     ])
     expect(asked.every((q) => q.node === `${SP15},${NP15}` && q.resultformat === '6')).toBe(true)
+    expect(asked.map((q) => q.version)).toEqual(['12', '3', '3'])
     expect(h.health()).toEqual({ healthy: true })
   })
 
@@ -437,7 +443,7 @@ describe('load', () => {
     expect(current[0]?.[0]).toBe(pst(15, 0, 0))
     expect(current.at(-1)?.[0]).toBe(pst(16, 2, 55))
     expect(current.every(([t], i) => i === 0 || t - (current[i - 1] as Reading)[0] === 5 * MIN)).toBe(true)
-    expect(h.logs).toEqual([{ level: 'warn', message: `no demand.csv for 20240114: ${server.outlookUrl}/history/20240114/demand.csv answered 404; that day's demand is skipped` }])
+    expect(h.logs).toEqual([{ level: 'warn', message: `no demand.csv for 20240114: ${server.outlookUrl}/history/20240114/demand.csv answered HTTP 404; that day's demand is skipped` }])
   })
 
   it('imports in the UTC-day chunks smap load uses, asking for each Pacific day once', async () => {
@@ -460,9 +466,12 @@ describe('load', () => {
     expect(spring).toHaveLength(23 * 12)
     expect(spring.every(([t], i) => i === 0 || t - (spring[i - 1] as Reading)[0] === 5 * MIN)).toBe(true)
     await h.load({ start: Date.UTC(2024, 10, 3, 7), end: Date.UTC(2024, 10, 4, 8) })
+    // CAISO gives the repeated hour once, in PDT: 288 readings, 02:00 PST 65 minutes after 01:55 PDT
     const fall = h.readings('/demand/current').slice(spring.length)
-    expect(fall).toHaveLength(25 * 12)
-    expect(fall.every(([t], i) => i === 0 || t - (fall[i - 1] as Reading)[0] === 5 * MIN)).toBe(true)
+    expect(fall).toHaveLength(24 * 12)
+    const steps = fall.slice(1).map(([t], i) => t - (fall[i] as Reading)[0])
+    expect(steps.filter((d) => d !== 5 * MIN)).toEqual([65 * MIN])
+    expect(fall[24]?.[0]).toBe(Date.UTC(2024, 10, 3, 10))
   })
 
   it('imports prices in windows of at most 30 days, one request per 5 s, retrying a throttled one', async () => {
@@ -476,7 +485,7 @@ describe('load', () => {
     expect(asked).toEqual([
       ['PRC_LMP', '20231220T08:00-0000', '20240119T08:00-0000'], // throttled,
       ['PRC_LMP', '20231220T08:00-0000', '20240119T08:00-0000'], // asked again 30 s later
-      ['PRC_LMP', '20240119T08:00-0000', '20240203T08:00-0000'], // no data (error 1000): nothing to add
+      ['PRC_LMP', '20240119T08:00-0000', '20240203T08:00-0000'], // no data (error 1000): said, nothing to add
       ['PRC_INTVL_LMP', '20231220T08:00-0000', '20240119T08:00-0000'],
       ['PRC_INTVL_LMP', '20240119T08:00-0000', '20240203T08:00-0000'],
     ])
@@ -484,7 +493,11 @@ describe('load', () => {
     expect(h.readings(`/lmp/${SP15}/dam/lmp`)).toHaveLength(48)
     expect(h.readings(`/lmp/${SP15}/rtm/lmp`)).toHaveLength(132)
     expect(h.readings(`/lmp/${SP15}/rtm/lmp`)[0]?.[0]).toBe(pst(15, 0, 0))
-    expect(h.logs).toEqual([{ level: 'warn', message: 'OASIS is throttling requests (HTTP 200 with an HTML page); asking again in 30 s' }])
+    expect(h.logs.map((l) => l.message)).toEqual([
+      'OASIS is throttling requests (HTTP 200 with an HTML page); asking again in 30 s',
+      expect.stringMatching(/^OASIS has no PRC_LMP prices \(DAM\) for TH_SP15_GEN-APND from 2024-01-19T08:00:00\.000Z to 2024-02-03T08:00:00\.000Z \(.*: error 1000, "No data returned for the specified selection"\); OASIS no longer serves prices that old/),
+      expect.stringMatching(/^OASIS has no PRC_INTVL_LMP prices \(RTM\) for TH_SP15_GEN-APND from 2024-01-19T08:00:00\.000Z/),
+    ])
   })
 
   it('stops importing when the driver is stopped', async () => {
@@ -505,5 +518,121 @@ describe('load', () => {
     await expect(h.load({ start: AT_1032, end: AT_1032 })).rejects.toThrow(
       `cannot import CAISO history from ${AT_1032} to ${AT_1032}: expected Unix ms with start before end`,
     )
+  })
+})
+
+describe('a history file CAISO will not give', () => {
+  const DENIED = '/outlook/history/20240115/demand.csv'
+  /** A driver that last polled demand.csv at 23:58 on the 15th, started again at 00:08 on the 16th. */
+  async function afterMidnight() {
+    server.current = 'current/20240115T2358'
+    const a = await createHarness(driver, options({ Files: 'demand' }), { now: pst(15, 23, 58) })
+    await a.start()
+    await a.stop()
+    server.current = 'current/20240116T0008'
+    return createHarness(driver, options({ Files: 'demand' }), { now: pst(16, 0, 8), state: a.state() })
+  }
+
+  for (const [status, answered] of [
+    [403, 'answered HTTP 403'],
+    [200, 'answered an HTML page instead of a CSV file'],
+  ] as const) {
+    it(`is skipped like a missing one when it answers ${status === 403 ? '403' : '200 with an HTML page'}: said once, live data goes on and the saved day moves on`, async () => {
+      server.failing.set(DENIED, status)
+      const h = await afterMidnight()
+      const from = server.requests.length
+      await h.start()
+      expect(h.errors).toEqual([])
+      // today's rows are published although yesterday's last rows could not be had
+      expect(times(h.readings('/demand/current'))).toEqual([pst(16, 0, 0), pst(16, 0, 5)])
+      expect(h.state()).toMatchObject({ outlookDays: { demand: '20240116' }, last: { '/demand/current': pst(16, 0, 5) } })
+      const warning = `${server.outlookUrl}/history/20240115/demand.csv ${answered}: readings of 20240115 after the last poll of that day are missing (import them later with smap load)`
+      expect(h.logs).toEqual([{ level: 'warn', message: warning }])
+      expect(h.health()).toEqual({ healthy: true })
+      // the next polls neither ask for it again nor say it again
+      await h.advance(600)
+      expect(since(from, DENIED)).toHaveLength(1)
+      expect(h.logs).toHaveLength(1)
+    })
+  }
+
+  it('is asked for again at the next poll when it fails for a while (5xx), holding back that file only', async () => {
+    server.failing.set(DENIED, 503)
+    const h = await afterMidnight()
+    const from = server.requests.length
+    await h.start()
+    expect(h.readings('/demand/current')).toEqual([])
+    expect(h.health()).toEqual({ healthy: false, message: `GET ${server.outlookUrl}/history/20240115/demand.csv answered HTTP 503` })
+    server.failing.clear()
+    await h.advance(300)
+    expect(since(from, DENIED)).toHaveLength(2)
+    expect(times(h.readings('/demand/current'))).toEqual([pst(15, 23, 55), pst(16, 0, 0), pst(16, 0, 5)])
+  })
+
+  it('asks for history files past the CDN cache, as for the current ones', async () => {
+    const h = await afterMidnight()
+    const from = server.requests.length
+    await h.start()
+    expect(since(from, DENIED).map((r) => r.query.get('_'))).toEqual([String(pst(16, 0, 8))])
+    const l = await createHarness(driver, options({ Files: 'demand' }), { now: pst(1, 12, 0, 2) })
+    await l.load({ start: pst(15, 0, 0), end: pst(16, 0, 0) })
+    expect(since(from, DENIED).at(-1)?.query.get('_')).toBe(String(pst(1, 12, 0, 2)))
+  })
+
+  it('is skipped by an import with one warning, across the two UTC chunks its Pacific day spans', async () => {
+    server.failing.set(DENIED, 403)
+    const from = server.requests.length
+    const h = await createHarness(driver, options({ Files: 'demand' }), { now: pst(1, 12, 0, 2) })
+    for (const day of [15, 16]) await h.load({ start: Date.UTC(2024, 0, day), end: Date.UTC(2024, 0, day + 1) })
+    expect(since(from, DENIED)).toHaveLength(1)
+    // (2024-01-15 UTC begins on the 14th in California, which has no fixture)
+    expect(h.logs).toEqual([
+      { level: 'warn', message: `no demand.csv for 20240114: ${server.outlookUrl}/history/20240114/demand.csv answered HTTP 404; that day's demand is skipped` },
+      { level: 'warn', message: `no demand.csv for 20240115: ${server.outlookUrl}/history/20240115/demand.csv answered HTTP 403; that day's demand is skipped` },
+    ])
+    // the 16th still comes in whole
+    expect(h.readings('/demand/current')[0]?.[0]).toBe(pst(16, 0, 0))
+  })
+})
+
+describe('prices OASIS no longer serves', () => {
+  it('fail an import clearly instead of finishing with nothing', async () => {
+    const { driver: d } = fakeWaitDriver()
+    const h = await createHarness(d, options({ Files: '', Nodes: SP15, Markets: 'DAM' }), { now: pst(1, 12, 0, 3) })
+    const load = h.load({ start: pst(1, 0, 0, 1, 2019), end: pst(2, 0, 0, 1, 2019) })
+    await expect(load).rejects.toMatchObject({ code: 'SMAP_CAISO_NO_DATA' })
+    await expect(load).rejects.toThrow(
+      new RegExp(
+        '^OASIS has no PRC_LMP prices \\(DAM\\) for TH_SP15_GEN-APND from 2019-01-01T08:00:00\\.000Z to 2019-01-02T08:00:00\\.000Z: ' +
+          '2019-01-01T08:00:00\\.000Z to 2019-01-02T08:00:00\\.000Z \\(http://127\\.0\\.0\\.1:\\d+/oasisapi/SingleZip\\?queryname=PRC_LMP.*: error 1000, "No data returned for the specified selection"\\)\\. ' +
+          'OASIS no longer serves prices that old \\(or the node had none then\\); import a later range, or check the node names$',
+      ),
+    )
+  })
+
+  it('stay benign in a live poll, where a window may not be published yet', async () => {
+    const { driver: d } = fakeWaitDriver()
+    server.oasisQueue.push('no-data', 'no-data')
+    const h = await createHarness(d, options({ Files: '', Nodes: SP15 }), { now: AT_1032 })
+    await h.start()
+    expect(h.errors).toEqual([])
+    expect(h.health()).toEqual({ healthy: true })
+    expect(h.logs).toEqual([])
+  })
+})
+
+describe('many nodes', () => {
+  it('asks OASIS for at most 10 nodes per request, 5 s apart', async () => {
+    const { driver: d, waits } = fakeWaitDriver()
+    server.asOf = AT_1032
+    const nodes = [...Array.from({ length: 10 }, (_, i) => `NODE_${i}_N001`), NP15]
+    const from = server.requests.length
+    const h = await createHarness(d, options({ Files: '', Nodes: nodes.join(','), Markets: 'RTM' }), { now: AT_1032 })
+    await h.start()
+    const asked = since(from, '/oasisapi/SingleZip').map((r) => (r.query.get('node') ?? '').split(',').length)
+    expect(asked).toEqual([10, 1])
+    expect(waits).toEqual([5_000])
+    expect(h.readings(`/lmp/${NP15}/rtm/lmp`)).toHaveLength(126)
+    expect(h.health()).toEqual({ healthy: true })
   })
 })

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sleep } from '../src/_time.js'
 import { CaisoError } from '../src/errors.js'
-import { OasisClient, oasisUrl, parseOasisCsv, readOasisAnswer, splitWindows, type PriceRow } from '../src/oasis.js'
+import { nodeGroups, OasisClient, oasisUrl, parseOasisCsv, readOasisAnswer, splitWindows, type PriceRow } from '../src/oasis.js'
 import { fixture, startFixtureServer, zip, type FixtureServer } from './_fixture-server.js'
 
 const DAY = 86_400_000
@@ -12,23 +12,32 @@ const rowsOf = (result: ReturnType<typeof readOasisAnswer>): PriceRow[] => (resu
 
 describe('OASIS answers', () => {
   it('reads the CSV inside the ZIP by header name, in time order and without the repeated rows', () => {
-    const dam = rowsOf(readOasisAnswer(answer(zip('20240115_20240117_PRC_LMP_DAM_v1.csv', fixture('oasis/PRC_LMP_DAM.csv')))))
-    expect(fixture('oasis/PRC_LMP_DAM.csv').toString().split('\n')[0]).toContain(',MW,')
-    expect(dam).toHaveLength(2 * 48 * 4) // two nodes, 48 hours, LMP/MCE/MCC/MCL; two repeated rows dropped
+    // PRC_LMP version 12: OPR_INTERVAL after OPR_HR, the price in MW
+    expect(fixture('oasis/PRC_LMP_DAM_v12.csv').toString().split('\n')[0]).toBe(
+      'INTERVALSTARTTIME_GMT,INTERVALENDTIME_GMT,OPR_DT,OPR_HR,OPR_INTERVAL,NODE_ID_XML,NODE_ID,NODE,MARKET_RUN_ID,LMP_TYPE,XML_DATA_ITEM,PNODE_RESMRID,GRP_TYPE,POS,MW,GROUP',
+    )
+    const dam = rowsOf(readOasisAnswer(answer(zip('20240115_20240117_PRC_LMP_DAM_20240115_10_32_04_v12.csv', fixture('oasis/PRC_LMP_DAM_v12.csv')))))
+    expect(dam).toHaveLength(2 * 48 * 5) // two nodes, 48 hours, LMP/MCE/MCC/MCL/MGHG; two repeated rows dropped
     expect(dam.every((r, i) => i === 0 || r.time >= (dam[i - 1] as PriceRow).time)).toBe(true)
     expect(new Set(dam.map((r) => `${r.node} ${r.component} ${r.time}`)).size).toBe(dam.length)
     const first = dam.filter((r) => r.node === SP15 && r.time === Date.UTC(2024, 0, 15, 8))
     const by = Object.fromEntries(first.map((r) => [r.component, r.value]))
-    expect(by.LMP).toBeCloseTo((by.MCE ?? 0) + (by.MCC ?? 0) + (by.MCL ?? 0), 4)
+    expect(by.LMP).toBeCloseTo((by.MCE ?? 0) + (by.MCC ?? 0) + (by.MCL ?? 0) + (by.MGHG ?? 0), 4)
 
-    const rtm = rowsOf(readOasisAnswer(answer(zip('20240115_20240115_PRC_INTVL_LMP_RTM_v1.csv', fixture('oasis/PRC_INTVL_LMP_RTM.csv')))))
-    expect(fixture('oasis/PRC_INTVL_LMP_RTM.csv').toString().split('\n')[0]).toContain(',VALUE,')
+    // PRC_INTVL_LMP version 3: the price in VALUE, OPR_INTERVAL after it
+    expect(fixture('oasis/PRC_INTVL_LMP_RTM_v3.csv').toString().split('\n')[0]).toBe(
+      'INTERVALSTARTTIME_GMT,INTERVALENDTIME_GMT,OPR_DT,OPR_HR,NODE_ID_XML,NODE_ID,NODE,MARKET_RUN_ID,LMP_TYPE,XML_DATA_ITEM,PNODE_RESMRID,GRP_TYPE,POS,VALUE,OPR_INTERVAL,GROUP',
+    )
+    const rtm = rowsOf(readOasisAnswer(answer(zip('20240115_20240115_PRC_INTVL_LMP_RTM_20240115_10_32_04_v3.csv', fixture('oasis/PRC_INTVL_LMP_RTM_v3.csv')))))
     expect(rtm).toHaveLength(2 * 132 * 5) // 5-minute intervals 00:00–10:55 PST, with MGHG
     expect(new Set(rtm.map((r) => r.component))).toEqual(new Set(['LMP', 'MCE', 'MCC', 'MCL', 'MGHG']))
   })
 
-  it('takes the XML report of error 1000 inside a ZIP as no data', () => {
-    expect(readOasisAnswer(answer(zip('20240115_20240116_PRC_LMP_DAM_v1.xml', fixture('oasis/no-data.xml'))))).toEqual({ kind: 'rows', rows: [] })
+  it('takes the XML report of error 1000 inside a ZIP as no data, with its description', () => {
+    expect(readOasisAnswer(answer(zip('20240115_20240116_PRC_LMP_DAM_v12.xml', fixture('oasis/no-data.xml'))))).toEqual({
+      kind: 'none',
+      description: 'No data returned for the specified selection',
+    })
   })
 
   it('throws any other OASIS error with its code and description', () => {
@@ -68,11 +77,19 @@ describe('OASIS queries', () => {
       market_run_id: 'RTM',
       startdatetime: '20240115T08:00-0000',
       enddatetime: '20240115T18:35-0000',
-      version: '1',
+      version: '3',
       node: `${SP15},${NP15}`,
       resultformat: '6',
     })
-    expect(new URL(oasisUrl('https://o/oasisapi', 'DAM', [SP15], 0, DAY)).searchParams.get('queryname')).toBe('PRC_LMP')
+    const dam = new URL(oasisUrl('https://o/oasisapi', 'DAM', [SP15], 0, DAY)).searchParams
+    expect([dam.get('queryname'), dam.get('version')]).toEqual(['PRC_LMP', '12'])
+  })
+
+  it('splits a node list into lists of at most 10', () => {
+    const nodes = Array.from({ length: 23 }, (_, i) => `N${i}`)
+    expect(nodeGroups(nodes).map((g) => g.length)).toEqual([10, 10, 3])
+    expect(nodeGroups(nodes).flat()).toEqual(nodes)
+    expect(nodeGroups(nodes.slice(0, 10))).toHaveLength(1)
   })
 
   it('splits a range into windows of at most 30 days', () => {
@@ -139,7 +156,7 @@ describe('OasisClient', () => {
     const { client, waits, throttled } = fakeClient()
     server.oasisQueue.push('throttle-429', 'throttle-200')
     const rows = await client.prices('DAM', [SP15], jan15, jan15 + DAY, signal, 4)
-    expect(rows).toHaveLength(24 * 4)
+    expect(rows).toHaveLength(24 * 5)
     expect(waits).toEqual([30_000, 60_000])
     expect(throttled).toEqual(['OASIS is throttling requests (HTTP 429 with an HTML page); asking again in 30 s', 'OASIS is throttling requests (HTTP 200 with an HTML page); asking again in 60 s'])
 
@@ -147,6 +164,28 @@ describe('OasisClient', () => {
     const failure = client.prices('DAM', [SP15], jan15, jan15 + DAY, signal, 1)
     await expect(failure).rejects.toMatchObject({ code: 'SMAP_CAISO_THROTTLED' })
     await expect(failure).rejects.toThrow(/gave up after 2 tries, asking again in 60 s at the earliest/)
+  })
+
+  it('asks for more than 10 nodes in several requests of at most 10, 5 s apart', async () => {
+    const { client, waits } = fakeClient()
+    const others = Array.from({ length: 9 }, (_, i) => `NODE_${i}_N001`)
+    const nodes = [SP15, ...others, NP15, 'NODE_9_N001']
+    const from = server.requests.length
+    const rows = await client.prices('RTM', nodes, jan15, jan15 + 3_600_000, signal)
+    const asked = server.requests.slice(from).map((r) => (r.query.get('node') ?? '').split(','))
+    // one list of 10 would be refused by OASIS; 12 go as 10 and 2
+    expect(asked).toEqual([[SP15, ...others], [NP15, 'NODE_9_N001']])
+    expect(waits).toEqual([5_000])
+    expect(new Set(rows.map((r) => r.node))).toEqual(new Set([SP15, NP15]))
+    expect(rows).toHaveLength(2 * 12 * 5)
+    expect(rows.every((r, i) => i === 0 || r.time >= (rows[i - 1] as PriceRow).time)).toBe(true)
+  })
+
+  it('tells which requests OASIS answered with no data', async () => {
+    const { client } = fakeClient()
+    const result = await client.query('DAM', [SP15], jan15 - 10 * DAY, jan15 - 9 * DAY, signal)
+    expect(result.rows).toEqual([])
+    expect(result.noData).toEqual([{ url: expect.stringContaining('queryname=PRC_LMP') as string, description: 'No data returned for the specified selection' }])
   })
 
   it('refuses a window longer than 30 days before asking', async () => {

@@ -26,20 +26,68 @@ describe('Pacific time', () => {
 describe("Today's Outlook files", () => {
   it('reads a day of demand.csv: CRLF, 288 five-minute rows and a trailing 00:00 that is the next midnight', () => {
     const text = csv('history/20240115/demand.csv')
-    expect(text.split('\r\n')[0]).toBe('Time,Day ahead forecast,Hour ahead forecast,Current demand')
+    expect(text.split('\r\n')[0]).toBe('Time,Day ahead forecast,Hour ahead forecast,Current demand,Demand response')
+    expect(text.endsWith('\r\n')).toBe(true)
+    expect(text.replaceAll('\r\n', '')).not.toContain('\n')
     const table = parseOutlookCsv(text, 'demand')
     expect(table.rows).toHaveLength(289)
     expect(table.columns.map((c) => [c.column.path, c.index])).toEqual([
       ['/demand/day_ahead_forecast', 1],
       ['/demand/hour_ahead_forecast', 2],
       ['/demand/current', 3],
+      ['/demand/demand_response', 4],
     ])
+    expect(table.unknown).toEqual([])
     const current = series(datedReadings(table, { year: 2024, month: 1, day: 15 }), '/demand/current')
     expect(current).toHaveLength(289)
     expect(current[0]).toEqual([pst(15, 0, 0), 17383])
     expect(current[287]?.[0]).toBe(pst(15, 23, 55))
     expect(current[288]?.[0]).toBe(pst(16, 0, 0))
     expect(current.every(([t], i) => i === 0 || t - (current[i - 1] as [number, number])[0] === MIN5)).toBe(true)
+    // demand response only on the evenings it was dispatched; its cells are empty otherwise
+    const response = series(datedReadings(table, { year: 2024, month: 1, day: 15 }), '/demand/demand_response')
+    expect(response).toHaveLength(36)
+    expect(response[0]?.[0]).toBe(pst(15, 17, 0))
+  })
+
+  it('reads fuelsource.csv history as 288 rows with no trailing midnight', () => {
+    const text = csv('history/20240115/fuelsource.csv')
+    expect(text.split('\r\n')[0]).toBe('Time,Solar,Wind,Geothermal,Biomass,Biogas,Small hydro,Coal,Nuclear,Natural Gas,Large Hydro,Batteries,Imports,Other')
+    const table = parseOutlookCsv(text, 'fuelsource')
+    expect(table.rows).toHaveLength(288)
+    expect(table.unknown).toEqual([])
+    const solar = series(datedReadings(table, { year: 2024, month: 1, day: 15 }), '/fuel/solar')
+    expect(solar.map(([t]) => t)).toEqual(Array.from({ length: 288 }, (_, i) => pst(15, 0, 0) + i * MIN5))
+  })
+
+  it('reads netdemand.csv by column name in both its layouts, the demand columns apart from net demand', () => {
+    const day = { year: 2024, month: 1, day: 15 }
+    // Time,Hour ahead forecast,Current demand,Net demand (as in CAISO's 2019-2023 files)
+    const older = parseOutlookCsv(csv('history/20190310/netdemand.csv'), 'netdemand')
+    expect(older.columns.map((c) => [c.column.path, c.index])).toEqual([
+      ['/netdemand/demand_hour_ahead_forecast', 1],
+      ['/netdemand/demand', 2],
+      ['/netdemand/current', 3],
+    ])
+    expect(older.unknown).toEqual([])
+    // ... and the newer one, with Net demand forecast and Demand response after them
+    const newer = parseOutlookCsv(csv('history/20240115/netdemand.csv'), 'netdemand')
+    expect(newer.columns.map((c) => [c.column.path, c.index])).toEqual([
+      ['/netdemand/demand_hour_ahead_forecast', 1],
+      ['/netdemand/demand', 2],
+      ['/netdemand/current', 3],
+      ['/netdemand/forecast', 4],
+      ['/netdemand/demand_response', 5],
+    ])
+    expect(newer.unknown).toEqual([])
+    const readings = datedReadings(newer, day)
+    // the trailing midnight carries only the hour-ahead forecast
+    expect(series(readings, '/netdemand/current')).toHaveLength(288)
+    expect(series(readings, '/netdemand/demand_hour_ahead_forecast')).toHaveLength(289)
+    expect(series(readings, '/netdemand/forecast')).toHaveLength(288)
+    // net demand is demand less wind and solar: below the demand of the same row
+    const demandAt = new Map(series(readings, '/netdemand/demand'))
+    expect(series(readings, '/netdemand/current').every(([t, v]) => v < (demandAt.get(t) as number))).toBe(true)
   })
 
   it('skips empty cells of future rows instead of publishing zeros', () => {
@@ -69,10 +117,6 @@ describe("Today's Outlook files", () => {
     for (const path of ['/fuel/solar', '/fuel/wind', '/fuel/small_hydro', '/fuel/natural_gas', '/fuel/large_hydro']) {
       expect(series(drifted, path)).toEqual(series(usual, path))
     }
-    // netdemand.csv in its older layout: only "Net demand" is a net-demand series
-    const net = parseOutlookCsv(csv('drifted/20240115T1032/netdemand.csv'), 'netdemand')
-    expect(net.columns.map((c) => c.column.path)).toEqual(['/netdemand/current'])
-    expect(net.unknown).toEqual(['Hour ahead forecast', 'Current demand'])
   })
 
   it('refuses a file without a Time column, quoting its first line', () => {
@@ -81,9 +125,14 @@ describe("Today's Outlook files", () => {
     )
   })
 
-  it('dates the spring-forward day: no 02:00–02:55, 23 hours of readings 5 minutes apart', () => {
+  it('dates the spring-forward day: its blank 02:00–02:55 rows give nothing, 23 hours of readings 5 minutes apart', () => {
     const table = parseOutlookCsv(csv('history/20240310/demand.csv'), 'demand')
-    expect(table.rows.some((r) => r.cells[0] === '02:00')).toBe(false)
+    // CAISO keeps the 288 wall-clock slots and leaves the hour that does not exist empty
+    expect(table.rows).toHaveLength(289)
+    const skipped = table.rows.filter((r) => (r.minutes as number) >= 120 && (r.minutes as number) < 180)
+    expect(skipped.map((r) => r.cells.join(','))).toContain('02:00,,,,')
+    expect(skipped).toHaveLength(12)
+    expect(skipped.every((r) => r.cells.slice(1).every((c) => c === ''))).toBe(true)
     const current = series(datedReadings(table, { year: 2024, month: 3, day: 10 }), '/demand/current')
     expect(current).toHaveLength(23 * 12 + 1)
     expect(current[0]?.[0]).toBe(Date.UTC(2024, 2, 10, 8)) // 00:00 PST
@@ -91,23 +140,44 @@ describe("Today's Outlook files", () => {
     expect(current[24]?.[0]).toBe(Date.UTC(2024, 2, 10, 10)) // 03:00 PDT, five minutes later
     expect(current.at(-1)?.[0]).toBe(Date.UTC(2024, 2, 11, 7)) // the next midnight, PDT
     expect(current.every(([t], i) => i === 0 || t - (current[i - 1] as [number, number])[0] === MIN5)).toBe(true)
+    // fuelsource.csv keeps the blank hour too, and has no trailing midnight
+    const fuel = parseOutlookCsv(csv('history/20240310/fuelsource.csv'), 'fuelsource')
+    expect(fuel.rows).toHaveLength(288)
+    const solar = series(datedReadings(fuel, { year: 2024, month: 3, day: 10 }), '/fuel/solar')
+    expect(solar).toHaveLength(23 * 12)
+    expect(solar.at(-1)?.[0]).toBe(Date.UTC(2024, 2, 11, 6, 55)) // 23:55 PDT
   })
 
-  it('dates the fall-back day: the repeated 01:00–01:55 is PDT the first time and PST the second', () => {
-    const table = parseOutlookCsv(csv('history/20241103/demand.csv'), 'demand')
-    expect(table.rows.filter((r) => r.cells[0] === '01:30')).toHaveLength(2)
-    const current = series(datedReadings(table, { year: 2024, month: 11, day: 3 }), '/demand/current')
-    expect(current).toHaveLength(25 * 12 + 1)
-    const times = current.map(([t]) => t)
-    expect(new Set(times).size).toBe(times.length)
-    expect(times[18]).toBe(Date.UTC(2024, 10, 3, 8, 30)) // first 01:30, PDT
-    expect(times[30]).toBe(Date.UTC(2024, 10, 3, 9, 30)) // second 01:30, PST
-    expect(times.at(-1)).toBe(Date.UTC(2024, 10, 4, 8)) // the next midnight, PST
-    expect(times.every((t, i) => i === 0 || t - (times[i - 1] as number) === MIN5)).toBe(true)
+  it('dates the fall-back day as CAISO does: 288 rows, 01:00–01:55 once and in PDT, then 02:00 PST an hour and five minutes later', () => {
+    for (const file of ['demand', 'netdemand'] as const) {
+      const table = parseOutlookCsv(csv(`history/20241103/${file}.csv`), file)
+      expect(table.rows).toHaveLength(289)
+      expect(table.rows.filter((r) => r.cells[0] === '01:30')).toHaveLength(1)
+      const times = series(datedReadings(table, { year: 2024, month: 11, day: 3 }), `/${file}/current`).map(([t]) => t)
+      expect(times).toHaveLength(file === 'demand' ? 289 : 288)
+      expect(new Set(times).size).toBe(times.length)
+      expect(times[18]).toBe(Date.UTC(2024, 10, 3, 8, 30)) // 01:30 PDT
+      expect(times[23]).toBe(Date.UTC(2024, 10, 3, 8, 55)) // 01:55 PDT
+      expect(times[24]).toBe(Date.UTC(2024, 10, 3, 10, 0)) // 02:00 PST: the PST pass of 01:xx is not in the file
+      expect(times[287]).toBe(Date.UTC(2024, 10, 4, 7, 55)) // 23:55 PST
+      if (file === 'demand') expect(times.at(-1)).toBe(Date.UTC(2024, 10, 4, 8)) // the next midnight, PST
+    }
+    const fuel = parseOutlookCsv(csv('history/20241103/fuelsource.csv'), 'fuelsource')
+    expect(fuel.rows).toHaveLength(288)
+  })
+
+  it('would still date a file that repeated the November hour: PDT the first time, PST the second', () => {
+    const text = 'Time,Day ahead forecast,Hour ahead forecast,Current demand,Demand response\r\n01:55,1,1,1,\r\n01:00,2,2,2,\r\n01:55,3,3,3,\r\n02:00,4,4,4,\r\n'
+    expect(series(datedReadings(parseOutlookCsv(text, 'demand'), { year: 2024, month: 11, day: 3 }), '/demand/current')).toEqual([
+      [Date.UTC(2024, 10, 3, 8, 55), 1],
+      [Date.UTC(2024, 10, 3, 9, 0), 2],
+      [Date.UTC(2024, 10, 3, 9, 55), 3],
+      [Date.UTC(2024, 10, 3, 10, 0), 4],
+    ])
   })
 
   it('drops rows of the skipped hour when a file keeps them, rather than giving them a wrong time', () => {
-    const text = 'Time,Day ahead forecast,Hour ahead forecast,Current demand\r\n01:55,1,1,1\r\n02:00,,,\r\n02:05,2,2,2\r\n03:00,3,3,3\r\n'
+    const text = 'Time,Day ahead forecast,Hour ahead forecast,Current demand,Demand response\r\n01:55,1,1,1,\r\n02:00,,,,\r\n02:05,2,2,2,\r\n03:00,3,3,3,\r\n'
     const readings = datedReadings(parseOutlookCsv(text, 'demand'), { year: 2024, month: 3, day: 10 })
     expect(series(readings, '/demand/current')).toEqual([
       [Date.UTC(2024, 2, 10, 9, 55), 1],
