@@ -81,7 +81,7 @@ describe('actuators in the harness', () => {
   })
 
   it('passes on what the device says when it refuses, and a write that never ends times out', async () => {
-    const device = { setpoint: 20, writes: [] as number[], refuse: 'setpoint locked at the panel' }
+    const device: Parameters<typeof thermostat>[0] = { setpoint: 20, writes: [], refuse: 'setpoint locked at the panel' }
     const h = await createHarness(thermostat(device))
     await h.start()
     await expect(h.write('/setpoint', 21)).rejects.toMatchObject({ code: 'SMAP_ACTUATE_REFUSED', message: 'the write to /setpoint failed: setpoint locked at the panel' })
