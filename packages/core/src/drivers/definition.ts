@@ -82,7 +82,9 @@ export function parseDriverOptions(definition: DriverDefinition, raw: Record<str
   if (!result.success) {
     for (const issue of result.error.issues) {
       const key = issue.path.length > 0 ? String(issue.path[0]) : undefined
-      const got = key !== undefined && key in raw ? `, got ${JSON.stringify(raw[key])}` : ''
+      // quote the value, unless it is a file the message already names
+      const named = key !== undefined && definition.files?.includes(key) === true && issue.message.includes(String(raw[key]))
+      const got = key !== undefined && key in raw && !named ? `, got ${JSON.stringify(raw[key])}` : ''
       problems.push({ key, message: `${issue.message}${got}` })
     }
   }
