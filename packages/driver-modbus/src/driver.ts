@@ -64,8 +64,9 @@ function setup(ctx: DriverContext, o: ModbusOptions): void {
   runtimes.set(ctx, runtime)
   ctx.setMetadata('/', { 'Extra/Driver': '@smap/driver-modbus', 'Instrument/SamplingPeriod': String(o.Rate) })
   const collections = new Set<string>()
-  // a write takes its request, the read back, and the spacing before each
-  const timeout = 2 * (o.Limit + o.Timeout) + 1
+  // a write may wait for the reads of a poll in progress, then takes its request and the read back
+  const blocks = planBlocks(o.RegisterMap.points, o.UnitId, { maxGap: o.MaxGap, maxRegisters: o.MaxBlock }).length
+  const timeout = (blocks + 2) * (o.Limit + o.Timeout) + 1
   for (const p of o.RegisterMap.points) {
     const parts = p.path.split('/').slice(1, -1)
     for (let i = 1; i <= parts.length; i++) {
@@ -137,8 +138,8 @@ function start(ctx: DriverContext, o: ModbusOptions): void {
     reported = text
   }
 
-  // every block spaced and bounded, and some slack
-  ctx.periodic(poll, o.Rate, { timeout: blocks.length * (o.Limit + o.Timeout) + 10 })
+  // every block spaced and bounded, a write or two between them, and some slack
+  ctx.periodic(poll, o.Rate, { timeout: (blocks.length + 4) * (o.Limit + o.Timeout) + 10 })
 }
 
 /**

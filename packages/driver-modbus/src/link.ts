@@ -142,23 +142,31 @@ export class ModbusLink {
     signal.throwIfAborted()
     this.#lastRequest = performance.now()
 
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#options.timeoutMs)])
-    let client: ModbusClient
+    // a timer of our own, not AbortSignal.timeout(): AbortSignal.any holds its sources weakly, and
+    // on Node 20 a timeout signal nothing else references can be collected and never fire
+    const timeout = new AbortController()
+    const timer = setTimeout(() => timeout.abort(new DOMException(`no reply within ${this.#options.timeoutMs} ms`, 'TimeoutError')), this.#options.timeoutMs)
+    const deadline = AbortSignal.any([signal, timeout.signal])
     try {
-      client = await this.#race(this.#connect(), deadline)
-    } catch (err) {
-      this.close()
-      if (signal.aborted) throw signal.reason
-      if (err instanceof ModbusError) throw err
-      throw new ModbusError('SMAP_MODBUS_CONNECT', `cannot connect to ${this.where}: no answer within ${this.#options.timeoutMs / 1000} s`, { cause: err })
-    }
-    try {
-      client.setID(unit)
-      return await this.#race(call(client), deadline)
-    } catch (err) {
-      this.close()
-      if (signal.aborted) throw signal.reason
-      throw this.#explain(err, what, deadline)
+      let client: ModbusClient
+      try {
+        client = await this.#race(this.#connect(), deadline)
+      } catch (err) {
+        this.close()
+        if (signal.aborted) throw signal.reason
+        if (err instanceof ModbusError) throw err
+        throw new ModbusError('SMAP_MODBUS_CONNECT', `cannot connect to ${this.where}: no answer within ${this.#options.timeoutMs / 1000} s`, { cause: err })
+      }
+      try {
+        client.setID(unit)
+        return await this.#race(call(client), deadline)
+      } catch (err) {
+        this.close()
+        if (signal.aborted) throw signal.reason
+        throw this.#explain(err, what, deadline)
+      }
+    } finally {
+      clearTimeout(timer)
     }
   }
 
