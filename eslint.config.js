@@ -5,7 +5,9 @@ import noImportCycle from './eslint/no-import-cycle.js'
 // Package boundaries: drivers import @smap/sdk only (and @smap/testing in
 // their tests), core imports sdk, cli imports core; nobody reaches into
 // another package's files.
-const deepImport = { group: ['@smap/*/*'], message: 'import a package by its name, never by a deep path' }
+// A subpath a package exports on purpose is its API too: @smap/driver-modbus/link is the Modbus
+// transport the Modbus drivers share.
+const deepImport = { group: ['@smap/*/*', '!@smap/driver-modbus/link'], message: 'import a package by its name (or a subpath it exports), never by a deep path' }
 const restrict = (names, why, patterns = []) => ({
   'no-restricted-imports': ['error', { paths: names.map((name) => ({ name, message: why })), patterns: [deepImport, ...patterns] }],
 })

@@ -1,5 +1,5 @@
-import { defineDriver, type DriverContext } from '@smap/sdk'
-import { ModbusLink } from './_modbus.js'
+import { ModbusError, ModbusLink } from '@smap/driver-modbus/link'
+import { defineDriver, type DriverContext, type SmapError } from '@smap/sdk'
 import { DentError } from './errors.js'
 import { DEFAULT_PORTS, powerScout18OptionsSchema, powerScout3OptionsSchema, type PowerScout18Options, type PowerScout3Options } from './options.js'
 import { BLOCK_ADDRESS, BLOCK_LENGTH, checkScalar, decodeBlock, ELEMENTS, PHASES, STREAMS, type Element } from './registers.js'
@@ -94,7 +94,7 @@ function start(model: Model, ctx: DriverContext, o: AnyOptions): void {
     }
   }
 
-  const fail = (st: ElementState, err: DentError, pollStart: number): void => {
+  const fail = (st: ElementState, err: SmapError, pollStart: number): void => {
     st.failures++
     // the meter may have been reconfigured or replaced while it was away
     st.scalar = undefined
@@ -141,7 +141,7 @@ function start(model: Model, ctx: DriverContext, o: AnyOptions): void {
   const poll = async (signal: AbortSignal): Promise<void> => {
     const pollStart = ctx.now()
     // a gateway that cannot be reached fails every element: try it once per poll
-    let unreachable: DentError | undefined
+    let unreachable: ModbusError | undefined
     for (const st of states) {
       // polls start a little late on a busy host: half a period of slack keeps the schedule
       if (st.nextTry - pollStart > (o.Rate * 1000) / 2) continue
@@ -158,8 +158,8 @@ function start(model: Model, ctx: DriverContext, o: AnyOptions): void {
         succeed(st)
       } catch (err) {
         if (signal.aborted) return
-        if (!(err instanceof DentError)) throw err
-        if (err.code === 'SMAP_DENT_CONNECT') unreachable = err
+        if (!(err instanceof DentError || err instanceof ModbusError)) throw err
+        if (err instanceof ModbusError && err.code === 'SMAP_MODBUS_CONNECT') unreachable = err
         fail(st, err, pollStart)
       }
     }

@@ -1,12 +1,11 @@
 import { SmapError } from '@smap/sdk'
 
 /**
- * A problem with a PowerScout or the link to it: no answer, a garbled or
- * short reply, a Modbus exception, or a data scalar the driver does not know.
- * `code` is one of `SMAP_DENT_CONNECT` (cannot connect), `SMAP_DENT_CLOSED`
- * (the connection dropped), `SMAP_DENT_TIMEOUT` (no reply), `SMAP_DENT_BAD_REPLY`
- * (garbled: bad CRC, wrong unit or function), `SMAP_DENT_SHORT_READ`,
- * `SMAP_DENT_EXCEPTION` (a Modbus exception reply), `SMAP_DENT_SCALAR`.
+ * A problem with what a PowerScout answered: a data scalar the driver does
+ * not know (`SMAP_DENT_SCALAR`), or a block that is not 70 registers
+ * (`SMAP_DENT_SHORT_READ`, `SMAP_DENT_BAD_REPLY`). Problems of the link itself
+ * (no answer, a garbled reply, a Modbus exception) are `ModbusError`s of
+ * `@smap/driver-modbus/link`, whose transport this driver shares.
  */
 export class DentError extends SmapError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {

@@ -181,6 +181,13 @@ export interface DriverDefinition<S extends OptionsSchema = OptionsSchema> {
   description?: string
   /** Options from the config section; values arrive as strings, so use `z.coerce`. */
   options?: S
+  /**
+   * Names of options whose values are file paths. The host resolves a
+   * relative one against the folder of the config file before `options`
+   * parses it, so a schema may read the file; `dump` writes the value as written.
+   * @example files: ['RegisterMap']
+   */
+  files?: string[]
   /** Builds the driver's part of the tree. All setups run before any start. */
   setup(ctx: DriverContext, options: z.output<S>): void | Promise<void>
   /** Begins producing data, typically with `ctx.periodic`. */

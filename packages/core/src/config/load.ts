@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { ReadingType, Report } from '@smap/sdk'
 import { ConfigError, ConfigErrors, FieldError, formatLocation, smapError, type ConfigLocation } from '../errors.js'
-import { parseDriverOptions } from '../drivers/definition.js'
+import { parseDriverOptions, resolveFileOptions } from '../drivers/definition.js'
 import type { DriverSource } from '../drivers/driver-instance.js'
 import { isDriverReference, resolveDriver, type ResolvedDriver } from '../drivers/resolve.js'
 import { SmapInstance, type ServerSettings } from '../instance.js'
@@ -251,7 +251,9 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
     inst.logger.warn(uuidWins(sectionWhere))
     delete source.key
   }
-  const parsed = parseDriverOptions(resolved.definition, source.rawOptions)
+  // file options are relative to the config's folder; source.rawOptions keeps them as written, for dump
+  const options = resolveFileOptions(resolved.definition, source.rawOptions, dirname(resolve(file)))
+  const parsed = parseDriverOptions(resolved.definition, options)
   if (!parsed.ok) {
     const [first, ...rest] = parsed.problems.map(
       (p) =>
@@ -273,7 +275,7 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string)
     throw new ConfigError('SMAP_CONFIG_INVALID', { ...sectionWhere, key: 'WorkerMemory' }, 'WorkerMemory limits a driver run with Isolation = worker; add that line, or remove this one')
   }
   try {
-    inst.addDriver(section.name, resolved.definition, source.rawOptions, source)
+    inst.addDriver(section.name, resolved.definition, options, source)
   } catch (err) {
     throw ConfigError.at(sectionWhere, err)
   }

@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
 import type { DriverDefinition, OptionsSchema } from '@smap/sdk'
 import { smapError } from '../errors.js'
@@ -12,6 +13,7 @@ const definitionSchema = z.object({
   name: z.string({ message: 'name must be a non-empty string' }).min(1, { message: 'name must be a non-empty string' }),
   description: z.string().optional(),
   options: z.custom<z.ZodType>(isZodSchema, { message: 'options must be a zod schema (build it with z from @smap/sdk)' }).optional(),
+  files: z.array(z.string(), { message: 'files must be a list of option names, e.g. ["RegisterMap"]' }).optional(),
   setup: fn('setup'),
   start: fn('start').optional(),
   stop: fn('stop').optional(),
@@ -31,7 +33,26 @@ export function parseDriverDefinition(value: unknown, what: string): DriverDefin
     const problems = result.error.issues.map((i) => (i.path.length > 0 && !i.message.startsWith(String(i.path[0])) ? `${i.path.join('.')}: ${i.message}` : i.message))
     throw smapError('SMAP_DRIVER_INVALID', `${what} is not a valid driver definition: ${problems.join('; ')}`)
   }
-  return value as DriverDefinition
+  const def = value as DriverDefinition
+  const names = optionNames(def.options)
+  const unknown = names === undefined ? [] : (def.files ?? []).filter((f) => !names.includes(f))
+  if (unknown.length > 0) {
+    throw smapError('SMAP_DRIVER_INVALID', `${what} is not a valid driver definition: files names ${unknown.join(', ')}, which ${unknown.length === 1 ? 'is not an option' : 'are not options'} of its schema`)
+  }
+  return def
+}
+
+/**
+ * The raw options with each option the driver lists in `files` resolved
+ * against `baseDir` (the config file's folder) when it is a relative path.
+ */
+export function resolveFileOptions(definition: DriverDefinition, raw: Record<string, string>, baseDir: string): Record<string, string> {
+  const out = { ...raw }
+  for (const key of definition.files ?? []) {
+    const v = out[key]
+    if (v !== undefined && v.trim() !== '' && !isAbsolute(v)) out[key] = resolve(baseDir, v)
+  }
+  return out
 }
 
 /** The option names a driver declares, when its schema is a plain object schema. */
@@ -61,7 +82,9 @@ export function parseDriverOptions(definition: DriverDefinition, raw: Record<str
   if (!result.success) {
     for (const issue of result.error.issues) {
       const key = issue.path.length > 0 ? String(issue.path[0]) : undefined
-      const got = key !== undefined && key in raw ? `, got ${JSON.stringify(raw[key])}` : ''
+      // quote the value, unless it is a file the message already names
+      const named = key !== undefined && definition.files?.includes(key) === true && issue.message.includes(String(raw[key]))
+      const got = key !== undefined && key in raw && !named ? `, got ${JSON.stringify(raw[key])}` : ''
       problems.push({ key, message: `${issue.message}${got}` })
     }
   }
