@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { dumpText, loadText, type ConfigError, type SmapInstance } from '@smap/core'
+import { dumpText, loadText, serve, type ConfigError, type SmapInstance, type SmapServer } from '@smap/core'
 import { startDevice, type Device } from '../packages/driver-modbus/test/fixtures/device.js'
 
 // A site as `smap run` loads it: @smap/driver-modbus installed by name (the workspace's, built),
@@ -56,6 +56,34 @@ describe('@smap/driver-modbus loaded from a config by package name', () => {
     expect(inst.getTimeseries('/ahu/setpoint')?.latest?.[1]).toBe(21.5)
     // written back as the user wrote it
     expect(dumpText(inst, site)).toContain('RegisterMap = maps/ahu.csv\n')
+  })
+
+  it('writes the device over HTTP: PUT sets the holding register and the coil, a state out of the map\'s range is a 400 that never reaches it', async () => {
+    await writeFile(join(site, 'conf', 'maps', 'ahu.csv'), MAP)
+    inst = await loadText(`${config('maps/ahu.csv')}MinWriteInterval = 0\n`, join(site, 'conf', 'conf.ini'), { logger: { info() {}, warn() {}, error() {} } })
+    let server: SmapServer | undefined
+    try {
+      server = await serve(inst, { port: 0 })
+      const deadline = Date.now() + 5000
+      while (inst.drivers.get('/ahu')?.state !== 'running' && Date.now() < deadline) await sleep(20)
+      const put = async (path: string, state: string): Promise<{ status: number; body: { State?: unknown; error?: string } }> => {
+        const res = await fetch(`${server?.url}/data/ahu${path}?state=${state}`, { method: 'PUT' })
+        return { status: res.status, body: (await res.json()) as { State?: unknown; error?: string } }
+      }
+      expect(await put('/setpoint', '23.5')).toMatchObject({ status: 200, body: { State: 23.5 } })
+      // float32 23.5 is 0x41bc0000, in CDAB order: the low word first
+      expect([device.get('holding', 10), device.get('holding', 11)]).toEqual([0x0000, 0x41bc])
+      expect(await put('/fan', 'off')).toMatchObject({ status: 200, body: { State: 0 } })
+      expect(device.get('coil', 0)).toBe(false)
+      const out = await put('/setpoint', '31')
+      expect(out.status).toBe(400)
+      expect(out.body.error).toContain('it takes a number from 10 to 30')
+      expect([device.get('holding', 10), device.get('holding', 11)]).toEqual([0x0000, 0x41bc])
+      expect((await fetch(`${server.url}/data/ahu/supply_temp?state=1`, { method: 'PUT' })).status).toBe(405)
+    } finally {
+      await server?.close()
+      inst = undefined
+    }
   })
 
   it('reports a bad map as a config problem at the RegisterMap line, with the map file and its line', async () => {
