@@ -4,7 +4,7 @@ import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { gzipSync } from 'node:zlib'
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runSmap, SMAP_BIN, start, type Running } from './_process.js'
 
@@ -94,6 +94,13 @@ describe('smap sink and smap tree', () => {
     expect((await post(add, JSON.stringify(FIRST), { 'X-Smap-Batch-Id': 'r1:1.0.0-1.0.3' })).status).toBe(200)
     const gzipped = await post(`${add.replace(/\/add$/, '')}/any/path`, gzipSync(JSON.stringify(LATER)), { 'Content-Encoding': 'gzip' })
     expect(gzipped.status).toBe(200)
+    // what the original sMAP sent (zlib labelled gzip), and deflate both as zlib and raw, as clients send it
+    const third = { '/instrument0/sensor0': { uuid: SENSOR_UUID, Readings: [[T0 + 4000, 44]] } }
+    expect((await post(add, deflateSync(JSON.stringify(third)), { 'Content-Encoding': 'gzip' })).status).toBe(200)
+    const fourth = { '/instrument0/sensor0': { uuid: SENSOR_UUID, Readings: [[T0 + 5000, 45]] } }
+    expect((await post(add, deflateSync(JSON.stringify(fourth)), { 'Content-Encoding': 'deflate' })).status).toBe(200)
+    const fifth = { '/instrument0/sensor0': { uuid: SENSOR_UUID, Readings: [[T0 + 6000, 46]] } }
+    expect((await post(add, deflateRawSync(JSON.stringify(fifth)), { 'Content-Encoding': 'deflate' })).status).toBe(200)
     // an empty report (a keepalive) is acknowledged and writes nothing
     expect((await post(add, '{}')).status).toBe(200)
     sink.child.kill('SIGINT')
@@ -103,9 +110,12 @@ describe('smap sink and smap tree', () => {
     expect(lines).toEqual([
       { received: expect.any(Number), batch: 'r1:1.0.0-1.0.3', path: '/instrument0/sensor0', uuid: SENSOR_UUID, readings: FIRST['/instrument0/sensor0'].Readings, unit: 'V' },
       { received: expect.any(Number), batch: null, path: '/instrument0/sensor0', uuid: SENSOR_UUID, readings: [[T0 + 3000, 43]], unit: 'V' },
+      { received: expect.any(Number), batch: null, path: '/instrument0/sensor0', uuid: SENSOR_UUID, readings: [[T0 + 4000, 44]], unit: 'V' },
+      { received: expect.any(Number), batch: null, path: '/instrument0/sensor0', uuid: SENSOR_UUID, readings: [[T0 + 5000, 45]], unit: 'V' },
+      { received: expect.any(Number), batch: null, path: '/instrument0/sensor0', uuid: SENSOR_UUID, readings: [[T0 + 6000, 46]], unit: 'V' },
     ])
     for (const l of lines) expect(l.received).toBeGreaterThanOrEqual(before)
-    expect(sink.output()).toMatch(/Z 3 readings of 1 stream -> .*reports\.jsonl\n.*Z 1 reading of 1 stream -> .*reports\.jsonl\n.*Z empty report\nsink stopped\n$/)
+    expect(sink.output()).toMatch(/Z 3 readings of 1 stream -> .*reports\.jsonl\n(.*Z 1 reading of 1 stream -> .*reports\.jsonl\n){4}.*Z empty report\nsink stopped\n$/)
   })
 
   it('answers malformed reports with 400 and a one-line reason, and keeps running', async () => {
