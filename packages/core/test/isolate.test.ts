@@ -9,7 +9,6 @@ import { SmapInstance, type Logger } from '../src/index.js'
 import { uuid5 } from '../src/tree/identity.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
-const RELAY = pathToFileURL(join(import.meta.dirname, '../../../test/fixtures/isolation/relay.js')).href
 const FULL = pathToFileURL(join(import.meta.dirname, '../../../test/fixtures/isolation/full.js')).href
 // the same definition the module exports, as the config loader would have found it: its options are checked here
 const definition = defineDriver({ name: 'full', options: z.object({ Scale: z.coerce.number() }), setup() {} })
