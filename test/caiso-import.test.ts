@@ -98,6 +98,7 @@ describe('smap load with the CAISO driver', () => {
     const current = expected.get('/caiso/demand/current') ?? []
     expect(current).toHaveLength((31 * 24 - 1) * 12)
     expect(current.every(([t], i) => t === START + i * 300_000)).toBe(true)
+    expect(current.at(-1)?.[0]).toBe(END - 300_000)
 
     // the whole month in one run
     const full = await site('full')

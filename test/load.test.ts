@@ -149,6 +149,9 @@ describe('smap load', () => {
       const since = await ranges(['--start', new Date(before - 2 * HOUR).toISOString()])
       expect(Date.parse(since.ranges.at(-1)?.[1] as string)).toBeGreaterThanOrEqual(after)
       expect(Date.parse(since.ranges[0]?.[0] as string)).toBe(before - 2 * HOUR)
+      // and again from the same start imports only what came since
+      const more = await ranges(['--start', new Date(before - 2 * HOUR).toISOString()])
+      expect(more.ranges[0]?.[0]).toBe(since.ranges.at(-1)?.[1])
       // --end alone starts an hour before it
       expect((await ranges(['--end', '2024-03-09T12:00Z'])).ranges).toEqual([['2024-03-09T11:00:00.000Z', '2024-03-09T12:00:00.000Z']])
       const help = await runSmap(['load', '--help'])

@@ -213,5 +213,24 @@ describe('importHistory', () => {
       await inst.stop()
       expect(ranges).toHaveLength(3)
     })
+
+    it('goes on from where an import from the same start got, so a later --end imports only what is new', async () => {
+      const from = '2024-03-09T08:00Z'
+      const ranges: Array<[string, string]> = []
+      const inst = await source(historyDriver(undefined, ranges), 100_000, 'America/Los_Angeles')
+      // an old record of an import to 09:00Z that did its one (cut) chunk: it reached 09:00Z, not a day past the start
+      const store = await Store.open<{ _id: string; done: number }>(join(dir, 'imports.db'))
+      const namespace = inst.drivers.get('/hist')?.namespace as string
+      await store.put({ _id: `/hist|${namespace}|${iso(from)}|${iso('2024-03-09T09:00Z')}|${DAY}`, done: 1 })
+      await importHistory(inst, { start: iso(from), end: iso('2024-03-10T08:00Z') })
+      const later = await importHistory(inst, { start: iso(from), end: iso('2024-03-11T07:00Z') })
+      await inst.stop()
+      expect(later).toMatchObject({ chunks: 2, resumed: 1 })
+      expect(ranges).toEqual([
+        ['2024-03-09T09:00:00.000Z', '2024-03-10T08:00:00.000Z'],
+        ['2024-03-10T08:00:00.000Z', '2024-03-11T07:00:00.000Z'],
+      ])
+      expect(sink.values('/hist/a')).toEqual(valuesBetween('2024-03-09T09:00Z', '2024-03-11T07:00Z'))
+    })
   })
 })

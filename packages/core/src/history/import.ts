@@ -86,7 +86,8 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
   reporter.autoFlush = false
   const ranges = chunkRanges(start, end, chunkMs, options.timezone === undefined ? inst.timezone : checkTimezone(options.timezone, 'the import'))
   const store = await Store.open<Progress>(join(inst.dataDir, 'imports.db'))
-  const keyOf = (d: DriverInstance): string => `${d.path}|${d.namespace}|${start}|${end}`
+  // by start only: a later run from the same start (a later --end, or the default end, now) goes on from where this one got
+  const keyOf = (d: DriverInstance): string => `${d.path}|${d.namespace}|${start}`
   if (options.restart) for (const d of loaders) for (const doc of await recordsOf(store, keyOf(d))) await store.delete(doc._id)
 
   let readings = 0
@@ -203,9 +204,9 @@ function chunkRanges(start: number, end: number, chunkMs: number | undefined, zo
 }
 
 /**
- * What an import has done, per driver and range. `until`: every reading
- * before it has reached the outboxes. Records of earlier versions, keyed
- * `KEY|CHUNK_MS`, counted `done` chunks of that length from the start instead.
+ * What imports have done, per driver and start. `until`: every reading from
+ * the start to it has reached the outboxes. Records of earlier versions, keyed
+ * `KEY|END|CHUNK_MS`, counted `done` chunks of that length from the start instead.
  */
 interface Progress {
   _id: string
@@ -214,14 +215,17 @@ interface Progress {
 }
 
 async function recordsOf(store: Store<Progress>, key: string): Promise<Progress[]> {
-  return (await store.all()).filter((doc) => doc._id === key || (doc._id.startsWith(`${key}|`) && /^\d+$/.test(doc._id.slice(key.length + 1))))
+  return (await store.all()).filter((doc) => doc._id === key || (doc._id.startsWith(`${key}|`) && LEGACY.test(doc._id.slice(key.length))))
 }
+
+const LEGACY = /^\|(\d+)\|(\d+)$/
 
 /** The time up to which the records say the import is done: the furthest any of them reached. */
 function doneUntil(records: Progress[], key: string, start: number, end: number): number {
   let until = start
   for (const doc of records) {
-    const reached = doc._id === key ? doc.until : doc.done === undefined ? undefined : start + doc.done * Number(doc._id.slice(key.length + 1))
+    const legacy = LEGACY.exec(doc._id.slice(key.length))
+    const reached = doc._id === key ? doc.until : legacy && doc.done !== undefined ? Math.min(Number(legacy[1]), start + doc.done * Number(legacy[2])) : undefined
     if (reached !== undefined && Number.isFinite(reached)) until = Math.max(until, Math.min(end, reached))
   }
   return until
