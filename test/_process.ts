@@ -49,7 +49,7 @@ export function start(file: string, args: string[], options: { cwd?: string; env
 }
 
 /** Runs `smap ...args` to completion. */
-export async function runSmap(args: string[], options: { cwd?: string } = {}): Promise<{ code: number | string; output: string }> {
+export async function runSmap(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | string; output: string }> {
   const p = start(SMAP_BIN, args, options)
   const code = await p.exited
   return { code, output: p.output() }

@@ -6,31 +6,34 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startSink, type Sink } from '../packages/core/test/_sink.js'
 import { startFixtureServer, type FixtureServer } from '../packages/driver-caiso/test/_fixture-server.js'
 import { outlookHistoryDay } from '../packages/driver-caiso/test/fixtures/outlook-days.js'
-import { addDays, outlookReadings, ymd, type Ymd } from './_caiso.js'
+import { addDays, outlookReadings, pacificMidnight, ymd, type Ymd } from './_caiso.js'
 import { runSmap, SMAP_BIN, start, type Running } from './_process.js'
 
 // A recorded importer run: a month of CAISO Today's Outlook history (March 2024, with the day
 // clocks go forward) through `smap load` of the built CLI, killed with SIGKILL in the middle and
-// run again to completion. The sink must end up with every reading exactly once when it counts
+// run again to completion. `--start 2024-03-01` is Pacific midnight (the root has no
+// Properties/Timezone), so each chunk is one Pacific day and the file of that day. The sink must end up with every reading exactly once when it counts
 // each X-Smap-Batch-Id once (as `smap sink` does); at most the batch in flight at the kill
 // arrives twice. Its figures are printed (SMAP_IMPORT_REPORT=0 keeps them quiet).
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const FILES = ['demand', 'netdemand', 'fuelsource'] as const
-const START = Date.UTC(2024, 2, 1)
-const END = Date.UTC(2024, 3, 1)
+// Pacific midnights: 2024-03-01 (PST) and 2024-04-01 (PDT)
+const START = Date.UTC(2024, 2, 1, 8)
+const END = Date.UTC(2024, 3, 1, 7)
 const ARGS = ['load', 'conf.ini', '--start', '2024-03-01', '--end', '2024-04-01']
 const packageDir = (name: string): string => fileURLToPath(new URL(`../packages/${name}`, import.meta.url))
 
-/** Every reading the import should deliver, per full stream path: each time once, the earlier day's file first. */
+/** Every reading the import should deliver, per full stream path: each Pacific day's from that day's file (a trailing 00:00 is the next day's). */
 function expectedReadings(history: Map<string, string>): Map<string, Array<[number, number]>> {
   const out = new Map<string, Map<number, number>>()
-  // 2024-03-01T00:00Z is still February 29 in California
-  for (let day: Ymd = [2024, 2, 29]; ymd(day) <= '20240331'; day = addDays(day, 1)) {
+  for (let day: Ymd = [2024, 3, 1]; ymd(day) <= '20240331'; day = addDays(day, 1)) {
+    const from = pacificMidnight(day)
+    const to = pacificMidnight(addDays(day, 1))
     for (const file of FILES) {
       for (const [path, readings] of outlookReadings(history.get(`${ymd(day)}/${file}.csv`) as string, day, file)) {
         const times = out.get(`/caiso${path}`) ?? new Map<number, number>()
-        for (const [t, v] of readings) if (t >= START && t < END && !times.has(t)) times.set(t, v)
+        for (const [t, v] of readings) if (t >= from && t < to && !times.has(t)) times.set(t, v)
         out.set(`/caiso${path}`, times)
       }
     }
@@ -55,7 +58,7 @@ describe('smap load with the CAISO driver', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'smap-caiso-import-'))
     fx = await startFixtureServer()
-    for (let day: Ymd = [2024, 2, 29]; ymd(day) <= '20240331'; day = addDays(day, 1)) {
+    for (let day: Ymd = [2024, 3, 1]; ymd(day) <= '20240331'; day = addDays(day, 1)) {
       for (const file of FILES) fx.history.set(`${ymd(day)}/${file}.csv`, outlookHistoryDay(file, ...day))
     }
     await mkdir(join(dir, 'node_modules', '@smap'), { recursive: true })
@@ -90,12 +93,12 @@ describe('smap load with the CAISO driver', () => {
   it('imports a month of history, resumes after a kill -9 and delivers each reading exactly once', async () => {
     const expected = expectedReadings(fx.history)
     const total = [...expected.values()].reduce((n, rs) => n + rs.length, 0)
-    // 22 streams, every 5 minutes of the month in UTC (the 23-hour Pacific day, whose file keeps
-    // 02:00–02:55 as blank rows, skips no instant); the first hours of March 1 UTC come from February 29's file
+    // 22 streams, every 5 minutes of the Pacific month: 31 days, March 10 of 23 hours (its file keeps 02:00–02:55 as blank rows)
     expect(expected.size).toBe(22)
     const current = expected.get('/caiso/demand/current') ?? []
-    expect(current).toHaveLength(31 * 288)
+    expect(current).toHaveLength((31 * 24 - 1) * 12)
     expect(current.every(([t], i) => t === START + i * 300_000)).toBe(true)
+    expect(current.at(-1)?.[0]).toBe(END - 300_000)
 
     // the whole month in one run
     const full = await site('full')
@@ -104,6 +107,8 @@ describe('smap load with the CAISO driver', () => {
     const fullMs = Date.now() - t0
     expect(whole.code, whole.output).toBe(0)
     expect(whole.output).toMatch(new RegExp(`imported ${total} readings in 31 chunks in [\\d:]+; every reading acknowledged\\n$`))
+    expect(whole.output).toContain('chunk 10/31 /caiso 2024-03-10T00:00-08:00 (23 h): ')
+    expect(whole.output).toContain('chunk 11/31 /caiso 2024-03-11T00:00-07:00: ')
     for (const [path, readings] of expected) expect(readingsOf(full.sink, path), path).toEqual(readings)
     const fullRaw = [...expected.keys()].reduce((n, p) => n + full.sink.values(p).length, 0)
     expect(fullRaw).toBe(total)
@@ -141,7 +146,7 @@ describe('smap load with the CAISO driver', () => {
     if (process.env.SMAP_IMPORT_REPORT !== '0') {
       console.log(
         [
-          `CAISO import, 2024-03-01 to 2024-04-01 (31 UTC-day chunks, ${expected.size} streams, 96 history files):`,
+          `CAISO import, 2024-03-01 to 2024-04-01 (31 Pacific-day chunks, March 10 of 23 hours, ${expected.size} streams, 93 history files):`,
           `  full run:    ${total} readings imported and acknowledged in ${seconds(fullMs)}`,
           `  killed run:  SIGKILL after chunk ${progress}/31 at ${seconds(killedMs)}; ${before} readings had reached the sink`,
           `  resumed run: ${resumed?.[1]} readings in ${resumed?.[2]} chunks (${resumed?.[3]} done before the kill) in ${seconds(resumedMs)}`,

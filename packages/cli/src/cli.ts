@@ -79,13 +79,16 @@ export async function runCli(argv: string[]): Promise<number> {
 function checkOptions(cmd: CommandDef<ArgsDef>, args: string[]): void {
   const defs = (cmd.args ?? {}) as ArgsDef
   const known = new Set(Object.entries(defs).filter(([, d]) => d.type !== 'positional').map(([n]) => n))
+  // a short alias (-z for --timezone) stands for its option
+  const byAlias = new Map(Object.entries(defs).flatMap(([n, d]) => ('alias' in d && d.alias !== undefined ? [d.alias].flat().map((a): [string, string] => [a, n]) : [])))
   const positionals = Object.values(defs).filter((d) => d.type === 'positional').length
   let seen = 0
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string
     if (arg === '--') break
     if (arg.startsWith('-')) {
-      const flag = arg.replace(/^--?/, '').split('=')[0] as string
+      const written = arg.replace(/^--?/, '').split('=')[0] as string
+      const flag = byAlias.get(written) ?? written
       if (!known.has(flag)) throw new UsageError(`unknown option ${arg.split('=')[0]}${known.size ? `; options: ${[...known].map((k) => `--${k}`).join(', ')}` : ''}`)
       const def = defs[flag]
       if (def?.type === 'string' && !arg.includes('=')) {

@@ -1,15 +1,9 @@
-import { importHistory, load, SmapError, type ImportProgress } from '@smap/core'
+import { resolve } from 'node:path'
+import { checkTimezone, formatLocalTime, importHistory, load, SmapError, type ImportProgress } from '@smap/core'
 import { defineCommand } from 'citty'
 import { SingleBar } from 'cli-progress'
+import { parseRange } from './_time-args.js'
 import { UsageError } from './commands.js'
-
-/** `2024-01-01` (midnight UTC) or any ISO 8601 time, as Unix ms. */
-export function parseTime(value: string | undefined, flag: string): number {
-  if (value === undefined) throw new UsageError(`${flag} is required, e.g. ${flag} 2024-01-01`)
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN
-  if (Number.isNaN(t)) throw new UsageError(`${flag}: expected a date like 2024-01-01 or a time like 2024-01-01T08:00:00Z, got "${value}"`)
-  return t
-}
 
 function duration(ms: number): string {
   if (!Number.isFinite(ms)) return '?'
@@ -21,19 +15,32 @@ export const loadCommand = defineCommand({
   meta: { name: 'load', description: "Import history through drivers' load() and deliver it to the config's reports" },
   args: {
     conf: { type: 'positional', description: 'the config file, e.g. conf.ini', required: true },
-    start: { type: 'string', description: 'first day or time to import, e.g. 2024-01-01 (UTC)' },
-    end: { type: 'string', description: 'day or time to stop before, e.g. 2024-02-01 (UTC)' },
+    start: { type: 'string', description: "first day or time to import, in the source's zone unless it has an offset: 2024-01-01, 2024-01-01T06:00, 2024-01-01T14:00Z (default: an hour before --end)" },
+    end: { type: 'string', description: 'day or time to stop before, read as --start is, e.g. 2024-02-01 (default: now)' },
+    timezone: { type: 'string', alias: 'z', description: "the IANA zone of dates and chunk days, e.g. UTC (default: Properties/Timezone in [/], else America/Los_Angeles)" },
     path: { type: 'string', description: 'only drivers at or below this path, e.g. /caiso' },
-    'chunk-hours': { type: 'string', description: 'length of one chunk (default 24)' },
+    'chunk-hours': { type: 'string', description: 'hours per chunk; 24 (the default) is a calendar day of the zone, 23 or 25 hours when clocks change' },
+    'data-dir': { type: 'string', description: 'where progress and outboxes are kept (default: DataDir in [server], else .smap beside the config)' },
     restart: { type: 'boolean', description: 'forget the progress of an earlier run of the same import' },
   },
   async run({ args }) {
-    const start = parseTime(args.start, '--start')
-    const end = parseTime(args.end, '--end')
-    if (start >= end) throw new UsageError(`--start (${args.start}) must be before --end (${args.end})`)
+    const range = parseRange(args)
     const hours = args['chunk-hours'] === undefined ? 24 : Number(args['chunk-hours'])
     if (!(hours > 0)) throw new UsageError(`--chunk-hours: expected a positive number, got "${args['chunk-hours']}"`)
-    const inst = await load(args.conf)
+    if (args.timezone !== undefined) checkTimezone(args.timezone, '--timezone')
+    const inst = await load(args.conf, args['data-dir'] === undefined ? {} : { server: { dataDir: resolve(args['data-dir']) } })
+    const zone = args.timezone ?? inst.timezone
+    let start: number
+    let end: number
+    try {
+      ;({ start, end } = range(zone, Date.now()))
+    } catch (err) {
+      await inst.stop()
+      throw err
+    }
+    // a day's chunks follow the zone's calendar; other lengths are fixed from --start
+    const chunkMs = hours === 24 ? undefined : hours * 3_600_000
+    const nominal = hours * 3_600_000
     const abort = new AbortController()
     const onSignal = (): void => abort.abort(new SmapError('SMAP_IMPORT_INTERRUPTED', 'interrupted'))
     process.once('SIGINT', onSignal)
@@ -44,6 +51,12 @@ export const loadCommand = defineCommand({
       ? new SingleBar({ format: 'importing [{bar}] {value}/{total} chunks | {readings} readings | {rate}/s | ETA {eta_formatted} | {undelivered} to deliver', stream: process.stderr, hideCursor: true })
       : undefined
     let lastLine = 0
+    // where a chunk starts on the zone's clocks, and its length when that is not the usual one (a clock change, a cut end)
+    const span = (p: ImportProgress): string => {
+      if (p.chunkStart === undefined) return ''
+      const ms = (p.chunkEnd ?? p.chunkStart) - p.chunkStart
+      return `${formatLocalTime(zone, p.chunkStart)}${ms === nominal ? '' : ` (${+(ms / 3_600_000).toFixed(2)} h)`}`
+    }
     const show = (p: ImportProgress): void => {
       const rate = p.elapsedMs > 0 ? Math.round((p.readings / p.elapsedMs) * 1000) : 0
       if (bar) {
@@ -58,14 +71,14 @@ export const loadCommand = defineCommand({
       const eta = fresh > 0 ? (p.elapsedMs / fresh) * (p.chunks - p.chunksDone) : Number.NaN
       const what =
         p.phase === 'import'
-          ? `chunk ${p.chunksDone}/${p.chunks} ${p.driver ?? ''} ${p.chunkStart === undefined ? '' : new Date(p.chunkStart).toISOString().slice(0, 16)}Z: ${p.readings} readings, ${rate}/s, ETA ${duration(eta)}`
+          ? `chunk ${p.chunksDone}/${p.chunks} ${p.driver ?? ''} ${span(p)}: ${p.readings} readings, ${rate}/s, ETA ${duration(eta)}`
           : p.phase === 'deliver'
             ? `delivering: ${p.undelivered} readings not yet acknowledged`
             : `all ${p.readings} readings acknowledged`
       process.stderr.write(`${what}\n`)
     }
     try {
-      const result = await importHistory(inst, { start, end, path: args.path, chunkMs: hours * 3_600_000, restart: args.restart === true, signal: abort.signal, onProgress: show })
+      const result = await importHistory(inst, { start, end, path: args.path, chunkMs, timezone: zone, restart: args.restart === true, signal: abort.signal, onProgress: show })
       bar?.stop()
       process.stdout.write(
         `imported ${result.readings} readings in ${result.chunks - result.resumed} chunks${result.resumed > 0 ? ` (${result.resumed} done by an earlier run)` : ''} in ${duration(result.elapsedMs)}; every reading acknowledged\n`,

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { defineDriver } from '@smap/sdk'
 import { importHistory, SmapInstance, type ImportProgress, type Logger } from '@smap/core'
+import { Store } from '../src/reporting/store.js'
 import { startSink, type Sink } from './_sink.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
@@ -12,8 +13,8 @@ const DAY = 86_400_000
 const START = Date.UTC(2024, 0, 1)
 const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} }
 
-/** A driver whose history is a reading every 5 minutes; it can be told to fail on some days. */
-function historyDriver(failOn: (dayStart: number, attempt: number) => boolean = () => false) {
+/** A driver whose history is a reading every 5 minutes; it can be told to fail on some days, and records the ranges it was given. */
+function historyDriver(failOn: (dayStart: number, attempt: number) => boolean = () => false, ranges: Array<[string, string]> = []) {
   const attempts = new Map<number, number>()
   return defineDriver({
     name: 'history',
@@ -22,12 +23,13 @@ function historyDriver(failOn: (dayStart: number, attempt: number) => boolean = 
       ctx.addTimeseries('/b', 'b', 'W')
     },
     load(ctx, { start, end }) {
+      ranges.push([new Date(start).toISOString(), new Date(end).toISOString()])
       const attempt = (attempts.get(start) ?? 0) + 1
       attempts.set(start, attempt)
       for (let t = start; t < end; t += FIVE_MIN) {
         ctx.add('/a', t, t / FIVE_MIN)
         // half a chunk in, a failure: what it added so far must not be sent
-        if (t === start + 12 * 3_600_000 && failOn(start, attempt)) throw new Error(`feed unavailable for ${new Date(start).toISOString().slice(0, 10)}`)
+        if (t === start + Math.floor((end - start) / 2 / FIVE_MIN) * FIVE_MIN && failOn(start, attempt)) throw new Error(`feed unavailable for ${new Date(start).toISOString().slice(0, 10)}`)
         ctx.add('/b', t, -t / FIVE_MIN)
       }
     },
@@ -46,8 +48,9 @@ describe('importHistory', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  const source = async (driver = historyDriver(), maxBuffer = 100_000): Promise<SmapInstance> => {
-    const inst = new SmapInstance(ROOT, { logger: quiet, server: { dataDir: dir, flushInterval: 10, retryBackoff: 5, maxRetryBackoff: 50 } })
+  // UTC days unless a test says otherwise, so a chunk is 24 hours from midnight UTC
+  const source = async (driver = historyDriver(), maxBuffer = 100_000, timezone = 'UTC'): Promise<SmapInstance> => {
+    const inst = new SmapInstance(ROOT, { logger: quiet, timezone, server: { dataDir: dir, flushInterval: 10, retryBackoff: 5, maxRetryBackoff: 50 } })
     inst.addDriver('/hist', driver, {}, { ref: 'history' })
     await inst.addReport({ uuid: '88888888-8888-4888-8888-888888888888', ReportResource: '/+', ReportDeliveryLocation: sink.url, MaxBuffer: maxBuffer })
     return inst
@@ -115,5 +118,119 @@ describe('importHistory', () => {
     inst.addDriver('/hist', historyDriver(), {}, { ref: 'history' })
     await expect(importHistory(inst, { start: START, end: START + DAY })).rejects.toThrow(/^the config has no \[report\] section, so nothing would receive the imported readings/)
     await expect(importHistory(inst, { start: START + DAY, end: START })).rejects.toThrow('the import range must have its start before its end, got 2024-01-02T00:00:00.000Z to 2024-01-01T00:00:00.000Z')
+  })
+
+  describe('in local days', () => {
+    const iso = (t: string): number => Date.parse(t)
+    const valuesBetween = (from: string, to: string): number[] => Array.from({ length: (iso(to) - iso(from)) / FIVE_MIN }, (_, k) => iso(from) / FIVE_MIN + k)
+
+    it('makes each chunk one calendar day of the source: 23 hours when clocks go forward, 25 when they go back', async () => {
+      const ranges: Array<[string, string]> = []
+      const inst = await source(historyDriver(undefined, ranges), 100_000, 'America/Los_Angeles')
+      const seen: ImportProgress[] = []
+      // Pacific midnights of 2024-03-09 to 03-12, and of 11-02 to 11-05, as imports one after the other
+      const spring = await importHistory(inst, { start: iso('2024-03-09T08:00Z'), end: iso('2024-03-12T07:00Z'), onProgress: (p) => seen.push(p) })
+      const fall = await importHistory(inst, { start: iso('2024-11-02T07:00Z'), end: iso('2024-11-05T08:00Z') })
+      await inst.stop()
+      expect(ranges).toEqual([
+        ['2024-03-09T08:00:00.000Z', '2024-03-10T08:00:00.000Z'],
+        ['2024-03-10T08:00:00.000Z', '2024-03-11T07:00:00.000Z'],
+        ['2024-03-11T07:00:00.000Z', '2024-03-12T07:00:00.000Z'],
+        ['2024-11-02T07:00:00.000Z', '2024-11-03T07:00:00.000Z'],
+        ['2024-11-03T07:00:00.000Z', '2024-11-04T08:00:00.000Z'],
+        ['2024-11-04T08:00:00.000Z', '2024-11-05T08:00:00.000Z'],
+      ])
+      expect([spring.chunks, fall.chunks]).toEqual([3, 3])
+      expect(seen.filter((p) => p.phase === 'import').map((p) => [p.chunksDone, p.chunks, ((p.chunkEnd as number) - (p.chunkStart as number)) / 3_600_000])).toEqual([
+        [1, 3, 24],
+        [2, 3, 23],
+        [3, 3, 24],
+      ])
+      expect(sink.values('/hist/a')).toEqual([...valuesBetween('2024-03-09T08:00Z', '2024-03-12T07:00Z'), ...valuesBetween('2024-11-02T07:00Z', '2024-11-05T08:00Z')])
+    })
+
+    it('cuts the first and last chunk at the range and follows the zone it is given over the source\'s', async () => {
+      const ranges: Array<[string, string]> = []
+      const inst = await source(historyDriver(undefined, ranges), 100_000, 'America/Los_Angeles')
+      // Berlin goes forward on 2024-03-31: its midnights are 23:00Z, then 22:00Z
+      await importHistory(inst, { start: iso('2024-03-30T12:00Z'), end: iso('2024-04-01T06:00Z'), timezone: 'Europe/Berlin' })
+      // and a fixed length starts at the start, whatever the zone
+      await importHistory(inst, { start: iso('2024-03-10T06:00Z'), end: iso('2024-03-10T20:00Z'), chunkMs: 6 * 3_600_000 })
+      await inst.stop()
+      expect(ranges).toEqual([
+        ['2024-03-30T12:00:00.000Z', '2024-03-30T23:00:00.000Z'],
+        ['2024-03-30T23:00:00.000Z', '2024-03-31T22:00:00.000Z'],
+        ['2024-03-31T22:00:00.000Z', '2024-04-01T06:00:00.000Z'],
+        ['2024-03-10T06:00:00.000Z', '2024-03-10T12:00:00.000Z'],
+        ['2024-03-10T12:00:00.000Z', '2024-03-10T18:00:00.000Z'],
+        ['2024-03-10T18:00:00.000Z', '2024-03-10T20:00:00.000Z'],
+      ])
+      await expect(importHistory(await source(), { start: START, end: START + DAY, timezone: 'Mars/Olympus' })).rejects.toThrow(
+        'the import: unknown time zone "Mars/Olympus"; use an IANA name such as America/Los_Angeles or UTC',
+      )
+    })
+
+    it('resumes where an earlier run with other chunks stopped, inside a chunk, without a gap or a repeat', async () => {
+      const from = '2024-03-09T08:00Z'
+      const to = '2024-03-12T07:00Z'
+      // 6-hour chunks; the one from 2024-03-10T14:00Z keeps failing
+      const first = await source(historyDriver((t) => t === iso('2024-03-10T14:00Z')), 100_000, 'America/Los_Angeles')
+      await expect(importHistory(first, { start: iso(from), end: iso(to), chunkMs: 6 * 3_600_000, attempts: 1 })).rejects.toThrow(/^driver \/hist \(history\) failed to import 2024-03-10T14:00:00.000Z/)
+      await first.stop()
+      const ranges: Array<[string, string]> = []
+      const second = await source(historyDriver(undefined, ranges), 100_000, 'America/Los_Angeles')
+      const result = await importHistory(second, { start: iso(from), end: iso(to) })
+      await second.stop()
+      // day chunks now: the first day was done, the second only up to 14:00Z
+      expect(result).toMatchObject({ chunks: 3, resumed: 1 })
+      expect(ranges).toEqual([
+        ['2024-03-10T14:00:00.000Z', '2024-03-11T07:00:00.000Z'],
+        ['2024-03-11T07:00:00.000Z', '2024-03-12T07:00:00.000Z'],
+      ])
+      expect(sink.values('/hist/a')).toEqual(valuesBetween(from, to))
+    })
+
+    it('reads a record left by the UTC chunking of earlier versions as the time it reached, so a resume skips nothing', async () => {
+      // an exact range from Pacific midnight: the old record says 2 chunks of 24 hours were done, up to 2024-11-04T07:00Z,
+      // while the second local day ends an hour later (fall back); counting local days instead would lose that hour
+      const from = '2024-11-02T07:00Z'
+      const to = '2024-11-05T08:00Z'
+      const ranges: Array<[string, string]> = []
+      const inst = await source(historyDriver(undefined, ranges), 100_000, 'America/Los_Angeles')
+      const store = await Store.open<{ _id: string; done: number }>(join(dir, 'imports.db'))
+      const namespace = inst.drivers.get('/hist')?.namespace as string
+      await store.put({ _id: `/hist|${namespace}|${iso(from)}|${iso(to)}|${DAY}`, done: 2 })
+      const result = await importHistory(inst, { start: iso(from), end: iso(to) })
+      expect(result).toMatchObject({ chunks: 3, resumed: 1 })
+      expect(ranges).toEqual([
+        ['2024-11-04T07:00:00.000Z', '2024-11-04T08:00:00.000Z'],
+        ['2024-11-04T08:00:00.000Z', '2024-11-05T08:00:00.000Z'],
+      ])
+      expect(sink.values('/hist/a')).toEqual(valuesBetween('2024-11-04T07:00Z', to))
+      // --restart forgets the old record too
+      ranges.length = 0
+      await importHistory(inst, { start: iso(from), end: iso(to), restart: true })
+      await inst.stop()
+      expect(ranges).toHaveLength(3)
+    })
+
+    it('goes on from where an import from the same start got, so a later --end imports only what is new', async () => {
+      const from = '2024-03-09T08:00Z'
+      const ranges: Array<[string, string]> = []
+      const inst = await source(historyDriver(undefined, ranges), 100_000, 'America/Los_Angeles')
+      // an old record of an import to 09:00Z that did its one (cut) chunk: it reached 09:00Z, not a day past the start
+      const store = await Store.open<{ _id: string; done: number }>(join(dir, 'imports.db'))
+      const namespace = inst.drivers.get('/hist')?.namespace as string
+      await store.put({ _id: `/hist|${namespace}|${iso(from)}|${iso('2024-03-09T09:00Z')}|${DAY}`, done: 1 })
+      await importHistory(inst, { start: iso(from), end: iso('2024-03-10T08:00Z') })
+      const later = await importHistory(inst, { start: iso(from), end: iso('2024-03-11T07:00Z') })
+      await inst.stop()
+      expect(later).toMatchObject({ chunks: 2, resumed: 1 })
+      expect(ranges).toEqual([
+        ['2024-03-09T09:00:00.000Z', '2024-03-10T08:00:00.000Z'],
+        ['2024-03-10T08:00:00.000Z', '2024-03-11T07:00:00.000Z'],
+      ])
+      expect(sink.values('/hist/a')).toEqual(valuesBetween('2024-03-09T09:00Z', '2024-03-11T07:00Z'))
+    })
   })
 })

@@ -61,7 +61,7 @@ interface State {
   /** Problems of the last poll, by what failed, so each is logged once when it starts and once when it ends. */
   failing: Map<string, string>
   unknownColumns: Set<string>
-  /** Recent history files (or why there was none) by URL: the host imports in UTC days, so each Pacific day is asked for twice in a row. */
+  /** Recent history files (or why there was none) by URL: chunks that are not Pacific days (`smap load --timezone UTC`) ask for a day twice in a row. */
   history: Map<string, HistoryFile>
   /** What `ctx.state` holds, as JSON per key, so a poll writes only what changed. */
   saved: Map<string, string>

@@ -446,7 +446,7 @@ describe('load', () => {
     expect(h.logs).toEqual([{ level: 'warn', message: `no demand.csv for 20240114: ${server.outlookUrl}/history/20240114/demand.csv answered HTTP 404; that day's demand is skipped` }])
   })
 
-  it('imports in the UTC-day chunks smap load uses, asking for each Pacific day once', async () => {
+  it('imports in UTC-day chunks (smap load --timezone UTC), asking for each Pacific day once', async () => {
     const from = server.requests.length
     const h = await createHarness(driver, options({ Files: 'demand' }), { now: pst(1, 12, 0, 2) })
     for (const day of [15, 16]) await h.load({ start: Date.UTC(2024, 0, day), end: Date.UTC(2024, 0, day + 1) })

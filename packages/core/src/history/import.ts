@@ -4,6 +4,8 @@ import { smapError } from '../errors.js'
 import type { SmapInstance } from '../instance.js'
 import { Store } from '../reporting/store.js'
 import { isWithin, normalizePath } from '../tree/path.js'
+import { checkTimezone } from '../tree/reading.js'
+import { nextLocalMidnight } from './local-time.js'
 
 /** Options of `importHistory`. */
 export interface ImportOptions {
@@ -13,8 +15,10 @@ export interface ImportOptions {
   end: number
   /** Only drivers at or below this path. */
   path?: string
-  /** Length of one chunk, ms (default one day). */
+  /** Length of one chunk, ms; without it, each chunk is one calendar day of `timezone` (23 or 25 hours when clocks change). */
   chunkMs?: number
+  /** The zone whose days the chunks follow (default the instance's, its root `Properties/Timezone`). */
+  timezone?: string
   /** Forget earlier progress of the same import and start over. */
   restart?: boolean
   /** Attempts per chunk before the import stops (default 3). */
@@ -36,6 +40,8 @@ export interface ImportProgress {
   readings: number
   /** Start of the chunk just completed (Unix ms). */
   chunkStart?: number
+  /** End of the chunk just completed (Unix ms, exclusive). */
+  chunkEnd?: number
   /** Readings waiting for acknowledgement. */
   undelivered: number
   elapsedMs: number
@@ -49,22 +55,21 @@ export interface ImportResult {
   elapsedMs: number
 }
 
-const DAY = 86_400_000
-
 /**
- * Imports history through drivers' `load()`, a chunk at a time, and waits
- * until the subscribers have acknowledged every reading. A chunk's readings
- * reach the outboxes only when the chunk is complete, and only then is it
- * recorded as done (in the data dir), so a rerun after an interruption
- * resumes at the first unfinished chunk and sends nothing twice.
+ * Imports history through drivers' `load()`, a chunk at a time (a local
+ * calendar day unless `chunkMs` is given), and waits until the subscribers
+ * have acknowledged every reading. A chunk's readings reach the outboxes only
+ * when the chunk is complete, and only then is the time it ends recorded (in
+ * the data dir), so a rerun after an interruption resumes there and sends
+ * nothing twice, however its chunks fall.
  */
 export async function importHistory(inst: SmapInstance, options: ImportOptions): Promise<ImportResult> {
   const { start, end } = options
-  const chunkMs = options.chunkMs ?? DAY
+  const chunkMs = options.chunkMs
   if (!Number.isFinite(start) || !Number.isFinite(end) || start >= end) {
     throw smapError('SMAP_IMPORT_RANGE', `the import range must have its start before its end, got ${new Date(start).toISOString?.() ?? start} to ${new Date(end).toISOString?.() ?? end}`)
   }
-  if (!(chunkMs > 0)) throw smapError('SMAP_IMPORT_RANGE', `the chunk length must be positive, got ${chunkMs}`)
+  if (chunkMs !== undefined && !(chunkMs > 0)) throw smapError('SMAP_IMPORT_RANGE', `the chunk length must be positive, got ${chunkMs}`)
   const base = options.path === undefined ? '/' : normalizePath(options.path)
   const drivers = [...inst.drivers.values()].filter((d) => isWithin(base, d.path) || isWithin(d.path, base))
   if (drivers.length === 0) throw smapError('SMAP_IMPORT_NO_DRIVER', `no driver at or below ${base} in this config`)
@@ -79,11 +84,11 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
   const began = Date.now()
   const reporter = inst.reporter
   reporter.autoFlush = false
-  const ranges: Array<{ start: number; end: number }> = []
-  for (let t = start; t < end; t += chunkMs) ranges.push({ start: t, end: Math.min(end, t + chunkMs) })
-  const store = await Store.open<{ _id: string; done: number }>(join(inst.dataDir, 'imports.db'))
-  const keyOf = (d: DriverInstance): string => `${d.path}|${d.namespace}|${start}|${end}|${chunkMs}`
-  if (options.restart) for (const d of loaders) await store.delete(keyOf(d))
+  const ranges = chunkRanges(start, end, chunkMs, options.timezone === undefined ? inst.timezone : checkTimezone(options.timezone, 'the import'))
+  const store = await Store.open<Progress>(join(inst.dataDir, 'imports.db'))
+  // by start only: a later run from the same start (a later --end, or the default end, now) goes on from where this one got
+  const keyOf = (d: DriverInstance): string => `${d.path}|${d.namespace}|${start}`
+  if (options.restart) for (const d of loaders) for (const doc of await recordsOf(store, keyOf(d))) await store.delete(doc._id)
 
   let readings = 0
   const counter = (): void => {
@@ -120,8 +125,8 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
       }
     }
     for (const d of loaders) {
-      const doc = await store.get(keyOf(d))
-      const already = Math.min(doc?.done ?? 0, ranges.length)
+      const until = doneUntil(await recordsOf(store, keyOf(d)), keyOf(d), start, end)
+      const already = ranges.filter((r) => r.end <= until).length
       resumed += already
       chunksDone += already
       for (let i = already; i < ranges.length; i++) {
@@ -133,7 +138,9 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
           await progress('deliver')
           await new Promise((r) => setTimeout(r, 100))
         }
-        const range = ranges[i] as { start: number; end: number }
+        const chunk = ranges[i] as Range
+        // a chunk that an earlier run with other chunks finished in part: only the rest
+        const range = { start: Math.max(chunk.start, until), end: chunk.end }
         const attempts = options.attempts ?? 3
         for (let attempt = 1; ; attempt++) {
           const before = readings
@@ -157,9 +164,9 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
         // the whole chunk into the outboxes, then record it as done
         await inst.flush()
         checkDropped()
-        await store.put({ _id: keyOf(d), done: i + 1 })
+        await store.put({ _id: keyOf(d), until: range.end })
         chunksDone++
-        await progress('import', { driver: d.path, chunkStart: range.start })
+        await progress('import', { driver: d.path, chunkStart: range.start, chunkEnd: range.end })
       }
     }
     // every reading acknowledged, or an honest failure
@@ -178,4 +185,48 @@ export async function importHistory(inst: SmapInstance, options: ImportOptions):
     stopCounting()
     reporter.autoFlush = true
   }
+}
+
+interface Range {
+  start: number
+  end: number
+}
+
+/** Fixed-length chunks from `start`, or else the calendar days of `zone` (the first and last cut to the range). */
+function chunkRanges(start: number, end: number, chunkMs: number | undefined, zone: string): Range[] {
+  const ranges: Range[] = []
+  for (let t = start; t < end; ) {
+    const next = Math.min(end, chunkMs === undefined ? nextLocalMidnight(zone, t) : t + chunkMs)
+    ranges.push({ start: t, end: next })
+    t = next
+  }
+  return ranges
+}
+
+/**
+ * What imports have done, per driver and start. `until`: every reading from
+ * the start to it has reached the outboxes. Records of earlier versions, keyed
+ * `KEY|END|CHUNK_MS`, counted `done` chunks of that length from the start instead.
+ */
+interface Progress {
+  _id: string
+  until?: number
+  done?: number
+}
+
+async function recordsOf(store: Store<Progress>, key: string): Promise<Progress[]> {
+  return (await store.all()).filter((doc) => doc._id === key || (doc._id.startsWith(`${key}|`) && LEGACY.test(doc._id.slice(key.length))))
+}
+
+const LEGACY = /^\|(\d+)\|(\d+)$/
+
+/** The time up to which the records say the import is done: the furthest any of them reached. */
+function doneUntil(records: Progress[], key: string, start: number, end: number): number {
+  let until = start
+  for (const doc of records) {
+    const legacy = LEGACY.exec(doc._id.slice(key.length))
+    const reached = doc._id === key ? doc.until : legacy && doc.done !== undefined ? Math.min(Number(legacy[1]), start + doc.done * Number(legacy[2])) : undefined
+    if (reached !== undefined && Number.isFinite(reached)) until = Math.max(until, Math.min(end, reached))
+  }
+  return until
 }
