@@ -209,7 +209,7 @@ describe('load', () => {
         'conf.ini:5 [/s] Properties/Timezone: unknown time zone "Pacific": use an IANA name such as America/Los_Angeles or UTC',
       )
       expect(await errorMessage(ini(['[server]', 'Port = http', ...root]))).toBe('conf.ini:2 [server] Port: expected a port number from 0 to 65535, got "http"')
-      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions, MaxConnections, MaxOutboxBytes, JobGrace, Http, TlsPort, TlsKey, TlsCert, TlsCA, TlsVerifyClients (or the original sMAP\'s SslPort, SslKey, SslCert, SslCA, SslVerify)')
+      expect(await errorMessage(ini(['[server]', 'Threads = 4', ...root]))).toBe('conf.ini:2 [server] Threads: unknown key in [server]: expected one of Port, Host, DataDir, ReportToken, ReportClients, ReportHosts, AllowLinkLocal, Fsync, FlushInterval, ReportTimeout, RetryBackoff, MaxRetryBackoff, MaxSubscriptions, MaxConnections, MaxOutboxBytes, JobGrace, Http, TlsPort, TlsKey, TlsCert, TlsCA, TlsVerifyClients (or the original sMAP\'s SslPort, SslKey, SslCert, SslCA, SslVerify)')
       for (const size of ['lots', '100KB', '-5MB', '1.5 parsecs']) {
         expect(await errorMessage(ini(['[server]', `MaxOutboxBytes = ${size}`, ...root]))).toBe(
           `conf.ini:2 [server] MaxOutboxBytes: expected a size of at least 1MB, such as 512MB or 2GB (1KB = 1024 bytes), got "${size}"`,
