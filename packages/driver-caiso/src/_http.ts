@@ -19,17 +19,23 @@ export interface HttpAnswer {
  */
 export async function get(url: string, signal: AbortSignal): Promise<HttpAnswer> {
   signal.throwIfAborted()
+  // a timer of its own, not AbortSignal.timeout inside AbortSignal.any: on Node 20 that
+  // timeout is held weakly and can be collected before it fires (nodejs/node#57736)
+  const deadline = new AbortController()
+  const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`, 'TimeoutError')), REQUEST_TIMEOUT_MS)
+  const onAbort = (): void => deadline.abort(signal.reason)
+  signal.addEventListener('abort', onAbort, { once: true })
   try {
-    const res = await fetch(url, {
-      headers: { 'user-agent': USER_AGENT, accept: '*/*' },
-      signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
-    })
+    const res = await fetch(url, { headers: { 'user-agent': USER_AGENT, accept: '*/*' }, signal: deadline.signal })
     const body = new Uint8Array(await res.arrayBuffer())
     return { url, status: res.status, contentType: res.headers.get('content-type') ?? '', body }
   } catch (err) {
     if (signal.aborted) throw signal.reason
-    const why = (err as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : describe(err)
+    const why = deadline.signal.aborted ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : describe(err)
     throw new CaisoError('SMAP_CAISO_HTTP', `GET ${shown(url)} failed: ${why}`, { cause: err })
+  } finally {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', onAbort)
   }
 }
 
