@@ -21,9 +21,6 @@ export interface IsolationOptions {
 /** An error from the worker, as its message and stack crossed over. */
 const revive = (e: { message: string; stack?: string }): Error => Object.assign(new Error(e.message), { stack: e.stack ?? e.message })
 
-/** How long a new worker thread may take to load before it first answers. */
-const STARTUP_MS = 30_000
-
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 /** The worker entry: built beside index.js; run from source (this repository's tests), it is loaded through tsx. */
@@ -113,7 +110,6 @@ class WorkerLink {
   readonly #watch: NodeJS.Timeout
   #nextId = 1
   #lastHeard = Date.now()
-  #heard = false
   #fault: Error | undefined
   #closing = false
 
@@ -137,7 +133,6 @@ class WorkerLink {
     })
     this.#worker.on('message', (m: FromWorker) => {
       this.#lastHeard = Date.now()
-      this.#heard = true
       if (m.t === 'batch') for (const call of m.calls) this.#apply(call)
     })
     this.#worker.on('error', (err) => this.#fail(new Error(`its worker thread failed: ${err.message}`, { cause: err })))
@@ -146,10 +141,8 @@ class WorkerLink {
     })
     const stallMs = options.stallMs ?? 5000
     this.#watch = setInterval(() => {
-      // a thread that has not spoken yet is still loading its modules, which on a slow disk or a busy machine takes a while
-      const limit = this.#heard ? stallMs : Math.max(stallMs, STARTUP_MS)
-      if (Date.now() - this.#lastHeard < limit) return
-      this.#fail(new Error(this.#heard ? `its worker thread stopped answering for ${stallMs / 1000} s (a busy loop?) and was terminated` : `its worker thread did not start within ${limit / 1000} s and was terminated`))
+      if (Date.now() - this.#lastHeard < stallMs) return
+      this.#fail(new Error(`its worker thread stopped answering for ${stallMs / 1000} s (a busy loop?) and was terminated`))
       void this.#worker.terminate()
     }, Math.min(1000, stallMs))
     this.#watch.unref()
