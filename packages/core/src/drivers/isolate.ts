@@ -48,9 +48,13 @@ export interface IsolationHost {
 
 export function isolate(definition: DriverDefinition, module: DriverModule, options: IsolationOptions, host: IsolationHost): DriverDefinition {
   let link: WorkerLink | undefined
+  // bumped by every stop: a thread being opened when the driver stops is not started after it
+  let stops = 0
   // a new thread runs the driver's setup there, then what was asked; the tree here is kept across restarts
   const open = async (ctx: DriverContext, opts: unknown): Promise<WorkerLink> => {
+    const epoch = stops
     await link?.close()
+    if (epoch !== stops) throw new Error('the driver was stopped while its worker thread was being replaced')
     const l = new WorkerLink(ctx, module, options, (err) => host.fault(err))
     link = l
     try {
@@ -80,6 +84,7 @@ export function isolate(definition: DriverDefinition, module: DriverModule, opti
       await (await live(ctx, opts)).call({ t: 'call', id: 0, what: 'start', options: opts })
     },
     async stop() {
+      stops++
       const l = link
       link = undefined
       if (!l) return
