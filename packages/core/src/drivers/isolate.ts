@@ -158,6 +158,8 @@ class WorkerLink {
   /** Sends a call and waits for its answer; rejects if the thread fails first. */
   call(m: Exclude<ToWorker, { t: 'abort' | 'cancel' }>, signal?: AbortSignal): Promise<unknown> {
     if (this.#fault) return Promise.reject(this.#fault)
+    // a call after close would never be answered: it would hold its caller (and its deadline's timer) forever
+    if (this.#closing) return Promise.reject(new Error('its worker thread was stopped'))
     const id = this.#nextId++
     return new Promise<unknown>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
