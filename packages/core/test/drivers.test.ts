@@ -187,7 +187,16 @@ Metadata/Instrument/Manufacturer = sMAP Implementer Forum
     it('a missing export', async () => {
       await installPackage(site, 'smap-driver-meter', { 'index.js': METER })
       expect(await problem(conf('smap-driver-meter#Nope'))).toBe(
-        'SITE/conf.ini:5 [/meter] type: driver "smap-driver-meter" has no export named Nope; it exports Other, default: pick one with smap-driver-meter#Other',
+        'SITE/conf.ini:5 [/meter] type: driver "smap-driver-meter" has no export named Nope; its drivers are Other, default: pick one with smap-driver-meter#Other',
+      )
+      // an error class or a constant beside the drivers is not offered as one
+      await installPackage(site, 'smap-driver-two', { 'index.js': `${METER}export class MeterError extends Error {}\nexport const VERSION = '1'\n` })
+      expect(await problem(conf('smap-driver-two#Nope'))).toBe(
+        'SITE/conf.ini:5 [/meter] type: driver "smap-driver-two" has no export named Nope; its drivers are Other, default: pick one with smap-driver-two#Other',
+      )
+      await installPackage(site, 'smap-driver-none', { 'index.js': 'export class MeterError extends Error {}\n' })
+      expect(await problem(conf('smap-driver-none'))).toBe(
+        'SITE/conf.ini:5 [/meter] type: driver "smap-driver-none" has no default export; none of its exports (MeterError) is a driver made with defineDriver',
       )
     })
 

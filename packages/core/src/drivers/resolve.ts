@@ -89,10 +89,12 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
     throw smapError('SMAP_DRIVER_IMPORT', `driver "${spec}" failed to load: ${(err as Error).message}`, { cause: err })
   }
   if (!(exportName in mod) || mod[exportName] === undefined) {
-    const names = Object.keys(mod).filter((k) => mod[k] !== undefined)
+    // only exports that are driver definitions are worth naming (not an error class, a helper, a constant)
+    const names = Object.keys(mod).filter((k) => mod[k] !== undefined && isDefinition(mod[k]))
+    const others = Object.keys(mod).filter((k) => mod[k] !== undefined && !names.includes(k))
     throw smapError(
       'SMAP_DRIVER_NO_EXPORT',
-      `driver "${spec}" has no ${exportName === 'default' ? 'default export' : `export named ${exportName}`}; ${names.length > 0 ? `it exports ${names.join(', ')}: pick one with ${spec}#${names.find((n) => n !== 'default') ?? names[0]}` : 'it exports nothing'}`,
+      `driver "${spec}" has no ${exportName === 'default' ? 'default export' : `export named ${exportName}`}; ${names.length > 0 ? `its drivers are ${names.join(', ')}: pick one with ${spec}#${names.find((n) => n !== 'default') ?? names[0]}` : others.length > 0 ? `none of its exports (${others.join(', ')}) is a driver made with defineDriver` : 'it exports nothing'}`,
     )
   }
   const label = hash === -1 ? `driver "${spec}"` : `driver "${spec}#${exportName}"`
@@ -100,6 +102,16 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
   const file = fileURLToPath(url)
   await checkSdkRange(file, packageName, spec)
   return { ref, definition, module: { url, exportName } }
+}
+
+/** Whether an export is a driver definition (what `parseDriverDefinition` accepts). */
+function isDefinition(value: unknown): boolean {
+  try {
+    parseDriverDefinition(value, 'an export')
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Refuses a driver whose declared @smap/sdk range does not include the running SDK. */
