@@ -136,6 +136,12 @@ describe('the smap command', () => {
       output: `smap run-driver: driver package "smap-driver-nope" is not installed: run \`npm install smap-driver-nope\` in ${dir}\n`,
     })
     expect((await runSmap(['run-driver', 'x', '--opt', 'Rate'])).output).toBe('smap run-driver: --opt expects Key=Value, e.g. --opt Rate=5, got "Rate"\n')
+    // a driver's TypeScript source: what to run instead
+    await writeFile(join(dir, 'index.ts'), "export default { name: 'x', setup() {} }\n")
+    const ts = await runSmap(['run-driver', './index.ts'], { cwd: dir })
+    expect(ts.code).toBe(1)
+    expect(ts.output).toContain('Unknown file extension ".ts"')
+    expect(ts.output).toContain('build the driver first (npm run build) and name its dist/index.js, or run smap through a TypeScript loader')
   })
 
   it('validates a config, printing every problem at once', async () => {

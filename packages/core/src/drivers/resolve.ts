@@ -86,7 +86,10 @@ export async function resolveDriver(ref: string, fromDir: string): Promise<Resol
   try {
     mod = (await import(url)) as Record<string, unknown>
   } catch (err) {
-    throw smapError('SMAP_DRIVER_IMPORT', `driver "${spec}" failed to load: ${(err as Error).message}`, { cause: err })
+    const typescript = (err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(fileURLToPath(url))
+    // Node runs JavaScript: a driver's TypeScript source is built first, or loaded through a TypeScript loader
+    const hint = typescript ? ': Node runs JavaScript, so build the driver first (npm run build) and name its dist/index.js, or run smap through a TypeScript loader (npx tsx node_modules/.bin/smap ...)' : ''
+    throw smapError('SMAP_DRIVER_IMPORT', `driver "${spec}" failed to load: ${(err as Error).message}${hint}`, { cause: err })
   }
   if (!(exportName in mod) || mod[exportName] === undefined) {
     // only exports that are driver definitions are worth naming (not an error class, a helper, a constant)
