@@ -144,7 +144,6 @@ export class Jobs {
     })
     if (problems.length > 0) throw smapError('SMAP_JOB_INVALID', `nothing was scheduled:\n${problems.map((p) => `- ${p}`).join('\n')}`)
     this.#jobs.push(...made)
-    this.#prune()
     try {
       await this.#save()
     } catch (err) {

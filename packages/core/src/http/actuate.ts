@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import { SmapError } from '../errors.js'
 import type { SmapInstance } from '../instance.js'
 import { authorize, remoteAddress } from './auth.js'
+import { notAllowed } from './data.js'
 
 const READ_ONLY = 'GET, HEAD'
 export const WRITABLE = 'GET, HEAD, PUT, POST'
@@ -46,9 +47,4 @@ export function mountActuation(app: Hono, inst: SmapInstance): void {
   }
   app.put('/data/*', write)
   app.post('/data/*', write)
-}
-
-function notAllowed(c: Context, allow: string, message: string): Response {
-  c.header('Allow', allow)
-  return c.json({ error: message }, 405)
 }

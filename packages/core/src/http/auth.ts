@@ -16,8 +16,12 @@ export type { Scope }
  */
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false
-  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address
-  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4)
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(unmapped(address))
+}
+
+/** An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d: the IPv4 address, else `address` itself. */
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
 }
 
 /** Compares in constant time; secrets of different byte lengths are simply different. */
@@ -66,9 +70,8 @@ function inReportClients(inst: SmapInstance, address: string | undefined): boole
     }
     networks.set(inst, list)
   }
-  // an IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d
-  const v4 = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : undefined
-  return v4 !== undefined ? list.check(v4, 'ipv4') : list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
+  const plain = unmapped(address)
+  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4')
 }
 
 /** The subject of a client certificate the TLS handshake verified against `[server] TlsCA`, e.g. `CN=scada, O=Site`. */

@@ -20,9 +20,14 @@ export function mountData(app: Hono, tree: TreeView, allowed: (path: string) => 
   app.get('/data/*', getData)
   const methodNotAllowed = (c: Context): Response => {
     const allow = allowed(c.req.path.slice('/data'.length) || '/') ?? 'GET, HEAD'
-    c.header('Allow', allow)
-    return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allow === 'GET, HEAD' ? 'GET' : 'GET, or PUT with ?state= to write'}` }, 405)
+    return notAllowed(c, allow, `${c.req.method} is not allowed on ${c.req.path}; use ${allow === 'GET, HEAD' ? 'GET' : 'GET, or PUT with ?state= to write'}`)
   }
   app.all('/data', methodNotAllowed)
   app.all('/data/*', methodNotAllowed)
+}
+
+/** 405 with the methods that would work, in `Allow`. */
+export function notAllowed(c: Context, allow: string, message: string): Response {
+  c.header('Allow', allow)
+  return c.json({ error: message }, 405)
 }

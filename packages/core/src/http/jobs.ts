@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { SmapInstance } from '../instance.js'
 import { isUuid } from '../tree/identity.js'
 import { authorize } from './auth.js'
+import { notAllowed } from './data.js'
 
 const JOBS_BODY_BYTES = 256 * 1024
 
@@ -41,10 +42,7 @@ export function mountJobs(app: Hono, inst: SmapInstance): void {
     if (!isUuid(uuid)) throw new HTTPException(400, { message: `"${uuid.slice(0, 60)}" is not a uuid` })
     return c.json(await inst.jobs.cancel(uuid))
   })
-  const notAllowed = (allow: string) => (c: Context) => {
-    c.header('Allow', allow)
-    return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allow}` }, 405)
-  }
-  app.all('/jobs', notAllowed('GET, HEAD, PUT, POST'))
-  app.all('/jobs/:uuid', notAllowed('GET, HEAD, DELETE'))
+  const refuse = (allow: string) => (c: Context) => notAllowed(c, allow, `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`)
+  app.all('/jobs', refuse('GET, HEAD, PUT, POST'))
+  app.all('/jobs/:uuid', refuse('GET, HEAD, DELETE'))
 }

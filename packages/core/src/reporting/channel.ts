@@ -297,7 +297,7 @@ export class Channel {
       const payload = this.#payloads.build(lease, config.ReportResource, metaOnly)
       const location = this.locations[this.#location] as string
       this.#state = failures === 0 ? 'delivering' : 'retrying'
-      const outcome = await postReport(location, payload.json, { compress: COMPRESSION[config.Format], timeoutMs: opts.timeoutMs ?? 30_000, batchId: id, signal: this.#abort.signal, dispatcher: opts.dispatcher?.() })
+      const outcome = await this.#post(location, payload.json, config.Format, id)
       if (!this.#running && outcome.kind !== 'ok') return false
       if (outcome.kind === 'ok') {
         // counted in the same tick as the ack takes them off the backlog, so the books always balance
@@ -346,11 +346,15 @@ export class Channel {
     return false
   }
 
+  /** One POST to `location`, in the subscription's format, ended by the channel's stop. */
+  #post(location: string, json: string, format: ReportConfig['Format'], batchId: string): ReturnType<typeof postReport> {
+    const o = this.#options
+    return postReport(location, json, { compress: COMPRESSION[format], timeoutMs: o.timeoutMs ?? 30_000, batchId, signal: this.#abort.signal, dispatcher: o.dispatcher?.() })
+  }
+
   /** Whether `location` acknowledges an empty report now (it is up, and it is the batch it refuses). */
   async #takesOthers(location: string, format: ReportConfig['Format']): Promise<boolean> {
-    const o = this.#options
-    const probe = await postReport(location, '{}', { compress: COMPRESSION[format], timeoutMs: o.timeoutMs ?? 30_000, batchId: randomUUID(), signal: this.#abort.signal, dispatcher: o.dispatcher?.() })
-    return probe.kind === 'ok'
+    return (await this.#post(location, '{}', format, randomUUID())).kind === 'ok'
   }
 
   async #deadLetter(lease: OutboxLease, error: string): Promise<boolean> {

@@ -16,6 +16,11 @@ export interface ActuatorSpec {
 const BINARY_STATES: [['0', 'off'], ['1', 'on']] = [['0', 'off'], ['1', 'on']]
 const BINARY_WORDS: Record<string, 0 | 1> = { '0': 0, off: 0, false: 0, '1': 1, on: 1, true: 1 }
 
+/** 0 or 1 for a binary state given as a number, a boolean or a word in any case; undefined for anything else. */
+function binaryState(value: unknown): 0 | 1 | undefined {
+  return typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string' ? BINARY_WORDS[String(value).trim().toLowerCase()] : undefined
+}
+
 function badSpec(where: string, why: string): never {
   throw smapError('SMAP_ACTUATOR_INVALID', `actuator ${where}: ${why}`)
 }
@@ -83,10 +88,7 @@ export class ActuatorModel {
    */
   reached(value: unknown): number | undefined {
     const s = this.spec
-    if (s.model === 'binary') {
-      const word = typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string' ? String(value).trim().toLowerCase() : ''
-      return BINARY_WORDS[word]
-    }
+    if (s.model === 'binary') return binaryState(value)
     if (s.model === 'discrete') {
       const i = typeof value === 'string' ? (s.values as string[]).indexOf(value.trim()) : -1
       if (i >= 0) return i
@@ -116,11 +118,7 @@ export class ActuatorModel {
     const refuse = (): never => {
       throw smapError('SMAP_STATE_INVALID', `${path} cannot take the state ${JSON.stringify(state)}: it takes ${this.describe()}`)
     }
-    if (s.model === 'binary') {
-      const word = typeof state === 'boolean' ? String(state) : typeof state === 'number' || typeof state === 'string' ? String(state).trim().toLowerCase() : ''
-      const v = BINARY_WORDS[word]
-      return v === undefined ? refuse() : v
-    }
+    if (s.model === 'binary') return binaryState(state) ?? refuse()
     if (s.model === 'discrete') {
       const text = typeof state === 'string' || typeof state === 'number' ? String(state).trim() : undefined
       return text !== undefined && (s.values as string[]).includes(text) ? text : refuse()
