@@ -3,6 +3,7 @@ import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
 import { actuateCommand } from './actuate.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
+import { driversCommand } from './drivers.js'
 import { loadCommand } from './load.js'
 import { sinkCommand } from './sink.js'
 import { treeCommand } from './tree.js'
@@ -18,6 +19,7 @@ const subCommands: Record<string, CommandDef<ArgsDef>> = {
   sink: sinkCommand as CommandDef<ArgsDef>,
   tree: treeCommand as CommandDef<ArgsDef>,
   actuate: actuateCommand as CommandDef<ArgsDef>,
+  drivers: driversCommand as CommandDef<ArgsDef>,
 }
 
 const main = defineCommand({

@@ -9,7 +9,7 @@ export { checkDriverOptions, parseDriverDefinition } from './drivers/definition.
 export { DriverInstance } from './drivers/driver-instance.js'
 export { DriverHost } from './drivers/host.js'
 export { periodic } from './drivers/periodic.js'
-export { globalPackageRoots, resolveDriver } from './drivers/resolve.js'
+export { driverExports, globalPackageRoots, resolveDriver } from './drivers/resolve.js'
 export { promisedRange, sdkCompatibility } from './drivers/sdk-compat.js'
 export { memoryStateBackend } from './drivers/state-store.js'
 export { Secret } from './credentials.js'
@@ -46,3 +46,4 @@ export type { LocationPolicy, ReportConfig, ReportOrigin, Subscription } from '.
 export type { ReadingListener, TimeseriesOptions } from './tree/timeseries.js'
 export type { CollectionOptions, Resource, TreeView } from './tree/tree.js'
 export type { MetadataInput } from '@smap/sdk'
+export { SDK_VERSION } from '@smap/sdk'

@@ -67,29 +67,8 @@ export async function resolveDriver(ref: string, fromDir: string, options: Resol
   const via = classic ? `"${ref}" is provided by ${spec}, which` : undefined
   if (exportName === '') throw smapError('SMAP_DRIVER_REF', `driver reference "${ref}" ends with "#": name the export after it, e.g. ${spec}#MyDriver`)
 
-  let url: string
-  let packageName: string | undefined
-  if (isRelativeSpec(spec)) {
-    const file = resolvePath(fromDir, spec)
-    if (!existsSync(file)) throw smapError('SMAP_DRIVER_NOT_FOUND', `no driver module at ${file} (the path "${spec}" is relative to ${fromDir})`)
-    url = pathToFileURL(file).href
-  } else {
-    if (!PACKAGE_NAME.test(spec)) {
-      throw smapError('SMAP_DRIVER_REF', `"${ref}" is not a driver reference: expected an npm package name (smap-driver-x, @scope/pkg), optionally with #Export, or a relative path (./my-driver.js)`)
-    }
-    packageName = spec
-    url = findPackage(spec, fromDir, via, options)
-  }
-
-  let mod: Record<string, unknown>
-  try {
-    mod = (await import(url)) as Record<string, unknown>
-  } catch (err) {
-    const typescript = (err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(fileURLToPath(url))
-    // Node runs JavaScript: a driver's TypeScript source is built first, or loaded through a TypeScript loader
-    const hint = typescript ? ': Node runs JavaScript, so build the driver first (npm run build) and name its dist/index.js, or run smap through a TypeScript loader (npx tsx node_modules/.bin/smap ...)' : ''
-    throw smapError('SMAP_DRIVER_IMPORT', `driver "${spec}" failed to load: ${(err as Error).message}${hint}`, { cause: err })
-  }
+  const url = locate(ref, spec, fromDir, via, options)
+  const mod = await importModule(url, spec)
   if (!(exportName in mod) || mod[exportName] === undefined) {
     // only exports that are driver definitions are worth naming (not an error class, a helper, a constant)
     const names = Object.keys(mod).filter((k) => mod[k] !== undefined && isDefinition(mod[k]))
@@ -101,8 +80,44 @@ export async function resolveDriver(ref: string, fromDir: string, options: Resol
   }
   const label = hash === -1 ? `driver "${spec}"` : `driver "${spec}#${exportName}"`
   const definition = parseDriverDefinition(mod[exportName], label)
-  const notes = await checkSdk(fileURLToPath(url), packageName, spec, fromDir, url)
+  const notes = await checkSdk(fileURLToPath(url), isRelativeSpec(spec) ? undefined : spec, spec, fromDir, url)
   return { ref, definition, module: { url, exportName }, ...(notes.length > 0 ? { notes } : {}) }
+}
+
+/**
+ * The drivers a package (or module) exports, by export name, for listing
+ * what is installed; the package is found as `resolveDriver` finds it.
+ */
+export async function driverExports(spec: string, fromDir: string, options: ResolveOptions = {}): Promise<Record<string, DriverDefinition>> {
+  const mod = await importModule(locate(spec, spec, fromDir, undefined, options), spec)
+  const out: Record<string, DriverDefinition> = {}
+  // the default export first: it is the one a config gets by naming the package alone
+  for (const [name, value] of Object.entries(mod).sort(([a], [b]) => Number(b === 'default') - Number(a === 'default'))) if (value !== undefined && isDefinition(value)) out[name] = value as DriverDefinition
+  return out
+}
+
+/** The module URL a driver reference's package or path leads to. */
+function locate(ref: string, spec: string, fromDir: string, via: string | undefined, options: ResolveOptions): string {
+  if (isRelativeSpec(spec)) {
+    const file = resolvePath(fromDir, spec)
+    if (!existsSync(file)) throw smapError('SMAP_DRIVER_NOT_FOUND', `no driver module at ${file} (the path "${spec}" is relative to ${fromDir})`)
+    return pathToFileURL(file).href
+  }
+  if (!PACKAGE_NAME.test(spec)) {
+    throw smapError('SMAP_DRIVER_REF', `"${ref}" is not a driver reference: expected an npm package name (smap-driver-x, @scope/pkg), optionally with #Export, or a relative path (./my-driver.js)`)
+  }
+  return findPackage(spec, fromDir, via, options)
+}
+
+async function importModule(url: string, spec: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(url)) as Record<string, unknown>
+  } catch (err) {
+    const typescript = (err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(fileURLToPath(url))
+    // Node runs JavaScript: a driver's TypeScript source is built first, or loaded through a TypeScript loader
+    const hint = typescript ? ': Node runs JavaScript, so build the driver first (npm run build) and name its dist/index.js, or run smap through a TypeScript loader (npx tsx node_modules/.bin/smap ...)' : ''
+    throw smapError('SMAP_DRIVER_IMPORT', `driver "${spec}" failed to load: ${(err as Error).message}${hint}`, { cause: err })
+  }
 }
 
 /** Whether an export is a driver definition (what `parseDriverDefinition` accepts). */
