@@ -107,12 +107,9 @@ describe('publishing to a registry, and a driver made, published and installed f
   const conf = `[/]\nuuid = ${ROOT}\n\n[/meter]\ntype = smap-driver-my-meter\nRate = 1\nScale = 2\n`
 
   it('publishes every public package with pnpm, workspace ranges rewritten', async () => {
-    // the test command has built the packages; the prepack build would rebuild dist/ under other tests
+    // as `pnpm run release` publishes: built already (the test command builds), so no prepack rebuild under other tests
     await step('pnpm publish -r', () =>
-      ok(process.execPath, [PNPM, 'publish', '-r', '--no-git-checks', '--registry', registry.url], {
-        cwd: ROOT_DIR,
-        env: { ...env(), npm_config_ignore_scripts: 'true' },
-      }),
+      ok(process.execPath, [PNPM, 'publish', '-r', '--access', 'public', '--ignore-scripts', '--no-git-checks', '--registry', registry.url], { cwd: ROOT_DIR, env: env() }),
     )
     for (const pkg of await publicPackages()) {
       const doc = (await (await fetch(`${registry.url}${pkg.name.replace('/', '%2f')}`)).json()) as { versions: Record<string, Record<string, unknown>> }
