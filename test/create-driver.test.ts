@@ -124,7 +124,7 @@ describe('a driver made with npm create smap-driver', () => {
   }, 30_000)
 
   it('serves readings from a site that installed it by package name', async () => {
-    expect((await readdir(join(site, 'node_modules', 'smap-driver-my-meter'))).sort()).toEqual(['README.md', 'dist', 'package.json'])
+    expect((await readdir(join(site, 'node_modules', 'smap-driver-my-meter'))).sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json'])
     await writeFile(join(site, 'conf.ini'), `[/]\nuuid = ${ROOT}\n\n[/meter]\ntype = smap-driver-my-meter\nRate = 1\nScale = 2\n`)
     const tree = await serve(site, ['run', 'conf.ini'])
     expectMeter(tree, ROOT, 2)
@@ -145,7 +145,11 @@ describe('a driver made with npm create smap-driver', () => {
     expectMeter(await serve(dir, ['run', 'relative.ini']), ROOT, 3)
   }, 20_000)
 
-  it('serves its own example config, with the uuids its README shows', async () => {
+  it('serves its own example config from its own folder, with the uuids its README shows', async () => {
+    // as conf.ini says: built, then `smap run conf.ini` here; its type names this very package,
+    // which Node resolves to dist/ through package.json's exports (a self-reference), not an install
+    await expect(readdir(join(driverDir, 'node_modules', 'smap-driver-my-meter'))).rejects.toThrow('ENOENT')
+    expect(await readFile(join(driverDir, 'conf.ini'), 'utf8')).toContain('`npm run build`, then\n; `npx smap run conf.ini`')
     const root = (await readFile(join(driverDir, 'conf.ini'), 'utf8')).match(/^uuid = (\S+)$/m)?.[1] as string
     const tree = await serve(driverDir, ['run', 'conf.ini'])
     expectMeter(tree, root, 1)

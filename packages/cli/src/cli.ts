@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
+import { forOutput } from './_usage.js'
 import { actuateCommand } from './actuate.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
 import { driversCommand } from './drivers.js'
@@ -36,7 +37,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const name = argv[0]
   const wantsHelp = argv.includes('--help') || argv.includes('-h')
   if (name === undefined || name === '--help' || name === '-h') {
-    process.stdout.write(`${await renderUsage(main)}\n`)
+    process.stdout.write(`${forOutput(await renderUsage(main), process.stdout)}\n`)
     return name === undefined ? 1 : 0
   }
   if (name === '--version' || name === '-v') {
@@ -49,7 +50,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return 1
   }
   if (wantsHelp) {
-    process.stdout.write(`${await renderUsage(cmd, main)}\n`)
+    process.stdout.write(`${forOutput(await renderUsage(cmd, main), process.stdout)}\n`)
     return 0
   }
   try {

@@ -5,8 +5,12 @@ import { fileURLToPath } from 'node:url'
 /** The template directory: `template/` beside `src/` and `dist/`. */
 export const TEMPLATE_DIR = fileURLToPath(new URL('../template/', import.meta.url))
 
-/** Files npm would drop or treat specially are kept under another name and renamed on copy. */
-const RENAMES: Record<string, string> = { _gitignore: '.gitignore' }
+/**
+ * Files npm would drop or treat specially are kept under another name and renamed on copy:
+ * npm leaves `.gitignore` out of a tarball, and a `package.json` inside ours would be read as a
+ * nested package (publint flags its `exports`).
+ */
+const RENAMES: Record<string, string> = { _gitignore: '.gitignore', '_package.json': 'package.json' }
 
 const PLACEHOLDER = /\{\{(\w+)\}\}/g
 

@@ -3,8 +3,12 @@ import { relative, resolve, sep } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { defineCommand, parseArgs, renderUsage, type ArgsDef } from 'citty'
+import { checkLicense } from './_licenses.js'
 import { checkDriverName, checkLine, checkPackageName } from './_names.js'
-import { checkTarget, createDriverPackage, defaultDescription, defaultPackageName, type CreateDriverOptions } from './create.js'
+import { afterDashes, npmCreate } from './_npm.js'
+import { repositoryFields } from './_repository.js'
+import { forOutput } from './_usage.js'
+import { checkTarget, createDriverPackage, defaultDescription, defaultPackageName, type CreateDriverOptions, type CreatedDriverPackage } from './create.js'
 import { CreateError } from './errors.js'
 
 /** Where the command reads answers and writes messages (default the process's); tests pass streams. */
@@ -13,6 +17,8 @@ export interface CliIo {
   stdout?: Writable
   stderr?: Writable
   cwd?: string
+  /** Read for NO_COLOR and for what npm passed on (`npm_config_*`); default `process.env`. */
+  env?: NodeJS.ProcessEnv
   /** Ask for what the flags leave out; default: when stdin is a terminal. `--yes` never asks. */
   interactive?: boolean
 }
@@ -25,6 +31,8 @@ const args = {
   'package-name': { type: 'string', description: 'the npm package name (default smap-driver-NAME)' },
   description: { type: 'string', description: 'one line for package.json and the README' },
   author: { type: 'string', description: 'the package.json author, e.g. "Ada <ada@example.com>"' },
+  license: { type: 'string', description: 'MIT (default), ISC, BSD-2-Clause, BSD-3-Clause or UNLICENSED; written to package.json and LICENSE' },
+  repository: { type: 'string', description: 'where the source lives: OWNER/REPO (GitHub), gitlab:OWNER/REPO or a URL' },
   yes: { type: 'boolean', alias: 'y', description: 'take the defaults for what the flags leave out; never ask' },
   force: { type: 'boolean', description: 'write into a directory that is not empty' },
 } as const satisfies ArgsDef
@@ -33,6 +41,10 @@ const command = defineCommand({
   meta: { name: BIN, version, description: 'Create an sMAP driver package (npm create smap-driver my-meter)' },
   args,
 })
+
+const HELP_FOOTER = `Through npm, options go after --, or npm keeps them for itself:
+  npm create smap-driver my-meter -- --yes --license ISC --repository acme/smap-driver-my-meter
+`
 
 class UsageError extends CreateError {
   constructor(message: string) {
@@ -50,43 +62,38 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout
   const stderr = io.stderr ?? process.stderr
   const cwd = io.cwd ?? process.cwd()
+  const env = io.env ?? process.env
   if (argv.includes('--help') || argv.includes('-h')) {
-    stdout.write(`${await renderUsage(command)}\n`)
+    stdout.write(`${forOutput(await renderUsage(command), stdout as { isTTY?: boolean }, env)}\n${HELP_FOOTER}`)
     return 0
   }
   if (argv.includes('--version') || argv.includes('-v')) {
     stdout.write(`${version}\n`)
     return 0
   }
+  const npm = npmCreate(argv, Object.keys(args).filter((k) => k !== 'name'), env)
   try {
-    checkOptions(argv)
+    const lost = npm.kept.filter((f) => f !== '--force')
+    if (lost.length > 0) throw new CreateError('SMAP_CREATE_NPM', `npm kept ${lost.join(', ')} for itself, so it never reached ${BIN}: ${afterDashes()}`)
+    checkOptions(argv, npm.init)
     const parsed = parseArgs<typeof args>(argv, args)
     const given: CreateDriverOptions = { name: parsed.name ?? '', force: parsed.force === true }
     if (parsed['package-name'] !== undefined) given.packageName = parsed['package-name']
     if (parsed.description !== undefined) given.description = parsed.description
     if (parsed.author !== undefined) given.author = parsed.author
-    const interactive = (io.interactive ?? stdin.isTTY === true) && parsed.yes !== true
+    if (parsed.license !== undefined) given.license = parsed.license
+    if (parsed.repository !== undefined) given.repository = parsed.repository
+    if (npm.yes) stderr.write(`${BIN}: npm kept --yes for itself; taking it as ours (${afterDashes()})\n`)
+    const yes = parsed.yes === true || npm.yes
+    const interactive = (io.interactive ?? stdin.isTTY === true) && !yes
     const options = interactive ? await ask(given, stdin, stdout, cwd) : given
     const created = await createDriverPackage({ ...options, cwd })
-    const where = relative(cwd, created.directory) || '.'
-    stdout.write(
-      [
-        `Created ${created.packageName} in ${where}${sep}`,
-        '',
-        'Next:',
-        ...(where === '.' ? [] : [`  cd ${/\s/.test(where) ? JSON.stringify(where) : where}`]),
-        '  npm install',
-        '  npm test          # the driver against the SDK test harness',
-        '  npm run build     # dist/, ready for npm publish',
-        '',
-        'README.md shows how to run it with smap and how to publish it.',
-        '',
-      ].join('\n'),
-    )
+    stdout.write(nextSteps(created, cwd))
     return 0
   } catch (err) {
     if (err instanceof CreateError) {
-      stderr.write(`${BIN}: ${err.message}${err instanceof UsageError ? ` (see ${BIN} --help)` : ''}\n`)
+      const force = err.code === 'SMAP_CREATE_NOT_EMPTY' && npm.kept.includes('--force') ? `; npm kept --force for itself: ${afterDashes('--force')}` : ''
+      stderr.write(`${BIN}: ${err.message}${force}${err instanceof UsageError ? ` (see ${BIN} --help)` : ''}\n`)
       return 1
     }
     stderr.write(`${BIN}: unexpected error, please report it:\n${err instanceof Error ? err.stack : String(err)}\n`)
@@ -94,8 +101,27 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   }
 }
 
+/** What the author runs next, in the new package. */
+function nextSteps(created: CreatedDriverPackage, cwd: string): string {
+  const where = relative(cwd, created.directory) || '.'
+  return [
+    `Created ${created.packageName} in ${where}${sep}`,
+    '',
+    'Next:',
+    ...(where === '.' ? [] : [`  cd ${/\s/.test(where) ? JSON.stringify(where) : where}`]),
+    '  npm install',
+    '  npm run dev       # the driver from src/, restarted on every change',
+    '  npm test          # the driver against the SDK test harness',
+    '  npm run build     # dist/, ready for npm publish',
+    ...(created.hasRepository ? [] : ['  npm pkg set repository=github:OWNER/REPO   # where the source lives, linked from npm']),
+    '',
+    'README.md shows how to run it with smap and how to publish it.',
+    '',
+  ].join('\n')
+}
+
 // citty accepts any --flag; for automation a misspelt option must be an error, not ignored.
-function checkOptions(argv: string[]): void {
+function checkOptions(argv: string[], npmInit: boolean): void {
   const flags = new Map<string, 'string' | 'boolean'>()
   for (const [name, def] of Object.entries(args)) {
     if (def.type === 'positional') continue
@@ -121,7 +147,11 @@ function checkOptions(argv: string[]): void {
       }
     } else positionals++
   }
-  if (positionals > 1) throw new UsageError(`expected one NAME, got ${positionals} arguments: ${argv.filter((a) => !a.startsWith('-')).join(' ')}`)
+  if (positionals > 1) {
+    // `npm create smap-driver x --package-name p`: npm took the flag and left its value
+    const npm = npmInit ? `; ${afterDashes()}` : ''
+    throw new UsageError(`expected one NAME, got ${positionals} arguments: ${argv.filter((a) => !a.startsWith('-')).join(' ')}${npm}`)
+  }
 }
 
 /** Asks for what the flags left out, again until an answer passes the checks. */
@@ -153,6 +183,8 @@ async function ask(given: CreateDriverOptions, stdin: Readable, stdout: Writable
     out.packageName ??= await question('Package name', defaultPackageName(out.name), checkPackageName)
     out.description ??= await question('Description', defaultDescription(out.name), (v) => checkLine('description', v))
     out.author ??= await question('Author', '', (v) => checkLine('author', v))
+    out.license ??= await question('License', 'MIT', checkLicense)
+    out.repository ??= await question('Repository (OWNER/REPO or URL; empty to add it later)', '', (v) => v === '' || repositoryFields(v))
   } finally {
     rl.close()
   }

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { readdir, stat } from 'node:fs/promises'
-import { relative, resolve } from 'node:path'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join, relative, resolve } from 'node:path'
+import { checkLicense, holder, licenseText, type LicenseId } from './_licenses.js'
 import { checkDriverName, checkLine, checkPackageName, PACKAGE_PREFIX } from './_names.js'
+import { repositoryFields } from './_repository.js'
 import { copyTemplate } from './_template.js'
+import { BUILT_WITH, lineRange } from './_versions.js'
 import { v5 as uuidv5 } from 'uuid'
 import { CreateError } from './errors.js'
 
@@ -19,6 +22,12 @@ export interface CreateDriverOptions {
   /** One line; default `sMAP driver for <name>`. */
   description?: string
   author?: string
+  /** An SPDX id: MIT (the default), ISC, BSD-2-Clause, BSD-3-Clause, or UNLICENSED (no LICENSE file). */
+  license?: string
+  /** Where the source lives: `OWNER/REPO` (GitHub), `gitlab:OWNER/REPO`, or a URL; gives `repository`, `homepage` and `bugs`. */
+  repository?: string
+  /** The LICENSE file's copyright year; default this year. */
+  year?: number
   /** Write into a directory that is not empty (the template's files replace any of the same name). */
   force?: boolean
   /** The root uuid of the example config; default a new random one. */
@@ -32,6 +41,10 @@ export interface CreatedDriverPackage {
   /** Absolute path of the new package. */
   directory: string
   packageName: string
+  /** The license in package.json (and LICENSE, unless UNLICENSED). */
+  license: LicenseId
+  /** Whether package.json got `repository` (from the `repository` option). */
+  hasRepository: boolean
   /** Files written, relative to `directory`, sorted. */
   files: string[]
 }
@@ -78,6 +91,8 @@ export async function createDriverPackage(options: CreateDriverOptions): Promise
   const author = options.author ?? ''
   checkLine('description', description)
   checkLine('author', author)
+  const license = checkLicense(options.license ?? 'MIT')
+  const repository = options.repository === undefined || options.repository.trim() === '' ? undefined : repositoryFields(options.repository)
   const rootUuid = options.rootUuid ?? randomUUID()
   if (!UUID.test(rootUuid)) throw new CreateError('SMAP_CREATE_INVALID', `rootUuid: expected a uuid like 75503ac2-abf0-11e0-b7d6-0026bb56ec92, got "${rootUuid}"`)
   const cwd = options.cwd ?? process.cwd()
@@ -91,6 +106,24 @@ export async function createDriverPackage(options: CreateDriverOptions): Promise
     rootUuid,
     // the example config attaches the driver at /meter
     powerUuid: uuidv5('power', uuidv5('/meter', rootUuid)),
+    license,
+    // the compatibility promise: one range for the whole contract line the SDK is on
+    sdkRange: lineRange(BUILT_WITH.sdk),
+    testingRange: lineRange(BUILT_WITH.testing),
+    cliRange: lineRange(BUILT_WITH.cli),
   })
-  return { directory, packageName, files }
+  if (repository) {
+    // after license, where npm's own init puts them
+    const file = join(directory, 'package.json')
+    const pkg = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+    const out = Object.fromEntries(Object.entries(pkg).flatMap(([k, v]) => (k === 'license' ? [[k, v], ...Object.entries(repository)] : [[k, v]])))
+    await writeFile(file, `${JSON.stringify(out, null, 2)}\n`)
+  }
+  const text = licenseText(license, options.year ?? new Date().getFullYear(), holder(author, packageName))
+  if (text !== undefined) {
+    await writeFile(join(directory, 'LICENSE'), text)
+    files.push('LICENSE')
+    files.sort()
+  }
+  return { directory, packageName, license, hasRepository: repository !== undefined, files }
 }

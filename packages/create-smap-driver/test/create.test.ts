@@ -2,13 +2,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Writable } from 'node:stream'
-import semver from 'semver'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SDK_VERSION, uuid5 } from '@smap/sdk'
+import { uuid5 } from '@smap/sdk'
 import { createDriverPackage, runCli, type CliIo } from 'create-smap-driver'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
-const FILES = ['.gitignore', 'README.md', 'conf.ini', 'package.json', 'src/index.ts', 'src/meter.ts', 'test/driver.test.ts', 'tsconfig.json', 'tsup.config.ts']
+const FILES = ['.gitignore', 'LICENSE', 'README.md', 'conf.ini', 'package.json', 'src/index.ts', 'src/meter.ts', 'test/driver.test.ts', 'tsconfig.json', 'tsup.config.ts']
 
 /** Runs the command with captured output, never interactive unless asked. */
 async function cli(argv: string[], io: CliIo = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -37,24 +36,30 @@ describe('create-smap-driver', () => {
 
   it('writes the package with every placeholder filled', async () => {
     const created = await createDriverPackage({ name: 'my-meter', cwd: dir, rootUuid: ROOT })
-    expect(created).toEqual({ directory: join(dir, 'my-meter'), packageName: 'smap-driver-my-meter', files: FILES })
+    expect(created).toEqual({ directory: join(dir, 'my-meter'), packageName: 'smap-driver-my-meter', license: 'MIT', hasRepository: false, files: FILES })
     for (const file of FILES) expect(await read(file), file).not.toContain('{{')
 
     const pkg = JSON.parse(await read('package.json'))
     expect(pkg).toMatchObject({
       name: 'smap-driver-my-meter',
       description: 'sMAP driver for my-meter',
+      license: 'MIT',
       keywords: ['smap-driver', 'smap'],
       type: 'module',
       files: ['dist'],
-      peerDependencies: { '@smap/sdk': '^0.1.0' },
+      scripts: { dev: 'smap dev' },
     })
+    // no placeholder URL: without --repository the author adds it (the next steps say how)
+    for (const field of ['repository', 'homepage', 'bugs']) expect(pkg, field).not.toHaveProperty(field)
+    expect(pkg.devDependencies).toMatchObject({ tsx: '4.23.15' })
     expect(await read('src/index.ts')).toContain("name: 'my-meter',")
     expect(await read('conf.ini')).toContain(`uuid = ${ROOT}\n`)
     expect(await read('conf.ini')).toContain('[/meter]\ntype = smap-driver-my-meter\n')
     const readme = await read('README.md')
     expect(readme).toContain('[/meter]\ntype = smap-driver-my-meter\n')
     expect(readme).toContain('npx smap run-driver smap-driver-my-meter --opt Rate=5')
+    expect(readme).toContain('npm run dev ')
+    expect(readme).not.toMatch(/\bnpx smap uuid/)
     // the example output shows the uuid smap will give /meter/power under this config
     expect(readme).toContain(`{"uuid":"${uuid5(uuid5(ROOT, '/meter'), 'power')}"`)
   })
@@ -78,8 +83,10 @@ describe('create-smap-driver', () => {
         'Next:',
         '  cd my-meter',
         '  npm install',
+        '  npm run dev       # the driver from src/, restarted on every change',
         '  npm test          # the driver against the SDK test harness',
         '  npm run build     # dist/, ready for npm publish',
+        '  npm pkg set repository=github:OWNER/REPO   # where the source lives, linked from npm',
         '',
         'README.md shows how to run it with smap and how to publish it.',
         '',
@@ -108,7 +115,7 @@ describe('create-smap-driver', () => {
       'create-smap-driver: invalid package name "timeseries": a config reads `type = timeseries` as a resource, not a driver; choose another\n',
     )
     expect(await fails(['my-meter', '--packge-name', 'x'])).toBe(
-      'create-smap-driver: unknown option --packge-name; options: --package-name, --description, --author, --yes, --force (see create-smap-driver --help)\n',
+      'create-smap-driver: unknown option --packge-name; options: --package-name, --description, --author, --license, --repository, --yes, --force (see create-smap-driver --help)\n',
     )
   })
 
@@ -128,24 +135,33 @@ describe('create-smap-driver', () => {
 
   it('asks for what the flags leave out, again after a bad answer', async () => {
     const stdin = new PassThrough()
-    stdin.end('my-meter\nBad Name\n\nA meter\n\n')
+    stdin.end('my-meter\nBad Name\n\nA meter\n\nGPL\nisc\nnot a repo\nacme/meter\n')
     const result = await cli([], { cwd: dir, interactive: true, stdin })
     expect(result.stdout).toContain(
       'Driver name, also its directory (my-meter): Package name (smap-driver-my-meter): ' +
         '  invalid package name "Bad Name": use lowercase letters, digits, "-", "." and "_", starting with a letter or digit, optionally scoped as @scope/name\n' +
-        'Package name (smap-driver-my-meter): Description (sMAP driver for my-meter): Author: Created smap-driver-my-meter in my-meter/\n',
+        'Package name (smap-driver-my-meter): Description (sMAP driver for my-meter): Author: License (MIT): ' +
+        '  unknown license "GPL": choose MIT, ISC, BSD-2-Clause, BSD-3-Clause or UNLICENSED\n' +
+        'License (MIT): Repository (OWNER/REPO or URL; empty to add it later): ' +
+        '  cannot read --repository "not a repo": expected OWNER/REPO (GitHub), github:, gitlab:, bitbucket: or codeberg:OWNER/REPO, or the repository URL\n' +
+        'Repository (OWNER/REPO or URL; empty to add it later): Created smap-driver-my-meter in my-meter/\n',
     )
-    expect(JSON.parse(await read('package.json'))).toMatchObject({ name: 'smap-driver-my-meter', description: 'A meter', author: '' })
+    expect(JSON.parse(await read('package.json'))).toMatchObject({
+      name: 'smap-driver-my-meter',
+      description: 'A meter',
+      author: '',
+      license: 'ISC',
+      repository: { type: 'git', url: 'git+https://github.com/acme/meter.git' },
+    })
+    expect(result.stdout).not.toContain('npm pkg set repository')
     const cut = await cli(['other'], { cwd: dir, interactive: true, stdin: new PassThrough().end('') as PassThrough })
     expect(cut.stderr).toBe('create-smap-driver: input ended before every question was answered; pass --yes to take the defaults\n')
   })
 
   it('pins the toolchain the workspace tests with', async () => {
-    const template = JSON.parse(await readFile(new URL('../template/package.json', import.meta.url), 'utf8'))
+    const template = JSON.parse(await readFile(new URL('../template/_package.json', import.meta.url), 'utf8'))
     const workspace = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8'))
-    for (const tool of ['tsup', 'typescript', 'vitest', '@types/node']) expect(template.devDependencies[tool], tool).toBe(workspace.devDependencies[tool])
+    for (const tool of ['tsup', 'typescript', 'vitest', '@types/node', 'tsx']) expect(template.devDependencies[tool], tool).toBe(workspace.devDependencies[tool])
     expect(await readFile(new URL('../../../pnpm-workspace.yaml', import.meta.url), 'utf8')).toContain(`vite: ${template.overrides.vite}\n`)
-    expect(semver.satisfies(SDK_VERSION, template.peerDependencies['@smap/sdk'])).toBe(true)
-    expect(template.devDependencies['@smap/sdk']).toBe(template.peerDependencies['@smap/sdk'])
   })
 })
