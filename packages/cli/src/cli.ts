@@ -2,7 +2,9 @@ import { createRequire } from 'node:module'
 import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
 import { actuateCommand } from './actuate.js'
+import { checkDriverCommand } from './check-driver.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
+import { describeCommand } from './describe.js'
 import { loadCommand } from './load.js'
 import { sinkCommand } from './sink.js'
 import { treeCommand } from './tree.js'
@@ -18,6 +20,8 @@ const subCommands: Record<string, CommandDef<ArgsDef>> = {
   sink: sinkCommand as CommandDef<ArgsDef>,
   tree: treeCommand as CommandDef<ArgsDef>,
   actuate: actuateCommand as CommandDef<ArgsDef>,
+  describe: describeCommand as CommandDef<ArgsDef>,
+  'check-driver': checkDriverCommand as CommandDef<ArgsDef>,
 }
 
 const main = defineCommand({
