@@ -17,10 +17,8 @@ export default defineDriver({
   name: 'thermostat',
   description: 'a simulated room thermostat: setpoint, mode and fan to write, the room temperature to watch',
   options: z.object({
-    /** Seconds between temperature readings. */
-    Rate: z.coerce.number().positive().default(1),
-    /** The room's temperature at start, °C. */
-    Temperature: z.coerce.number().default(19),
+    Rate: z.coerce.number().positive().default(1).describe('Seconds between temperature readings.'),
+    Temperature: z.coerce.number().default(19).describe("The room's temperature at start, °C."),
   }),
   setup(ctx, opts) {
     const room: Room = { temperature: opts.Temperature, setpoint: 21, mode: 'heat', fan: 0 }

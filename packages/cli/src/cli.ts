@@ -3,8 +3,10 @@ import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
 import { forOutput } from './_usage.js'
 import { actuateCommand } from './actuate.js'
+import { checkDriverCommand } from './check-driver.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
 import { driversCommand } from './drivers.js'
+import { describeCommand } from './describe.js'
 import { loadCommand } from './load.js'
 import { sinkCommand } from './sink.js'
 import { treeCommand } from './tree.js'
@@ -21,6 +23,8 @@ const subCommands: Record<string, CommandDef<ArgsDef>> = {
   tree: treeCommand as CommandDef<ArgsDef>,
   actuate: actuateCommand as CommandDef<ArgsDef>,
   drivers: driversCommand as CommandDef<ArgsDef>,
+  describe: describeCommand as CommandDef<ArgsDef>,
+  'check-driver': checkDriverCommand as CommandDef<ArgsDef>,
 }
 
 const main = defineCommand({

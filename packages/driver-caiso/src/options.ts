@@ -1,42 +1,38 @@
-import { z } from '@smap/sdk'
+import { listOption, z } from '@smap/sdk'
 import { MARKETS, type Market } from './oasis.js'
 import { OUTLOOK_FILES, type OutlookFile } from './outlook.js'
-
-/** `a, b,,c` → `['a', 'b', 'c']` (config values are strings), each once. */
-const list = <T extends z.ZodType>(item: T) =>
-  z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
-    z.array(item).transform((values) => [...new Set(values)]),
-  )
 
 const baseUrl = z
   .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
   .transform((u) => u.replace(/\/+$/, ''))
 
-/** The driver's options as a config section gives them (strings), with their defaults. */
+/**
+ * The driver's options as a config section gives them (strings), with their
+ * defaults; lists are comma-separated (`smap describe @smap/driver-caiso` prints them).
+ */
 export const caisoOptionsSchema = z.object({
-  /** Today's Outlook files to poll; empty for none. */
-  Files: list(z.enum(OUTLOOK_FILES, { error: (issue) => `unknown file ${JSON.stringify(issue.input)}: expected ${OUTLOOK_FILES.join(', ')}` })).default([...OUTLOOK_FILES]),
-  /** Seconds between polls. */
-  Rate: z.coerce.number().positive().default(300),
-  /** OASIS pricing nodes, e.g. TH_SP15_GEN-APND; empty for no prices. */
-  Nodes: list(
+  Files: listOption(z.enum(OUTLOOK_FILES, { error: (issue) => `unknown file ${JSON.stringify(issue.input)}: expected ${OUTLOOK_FILES.join(', ')}` }))
+    .default([...OUTLOOK_FILES])
+    .describe("Today's Outlook files to poll; empty for none."),
+  Rate: z.coerce.number().positive().default(300).describe('Seconds between polls.'),
+  Nodes: listOption(
     z
       .string()
       .transform((s) => s.toUpperCase())
       .pipe(z.string().regex(/^[A-Z0-9_.-]+$/, { message: 'a node name uses only letters, digits and _ . -, e.g. TH_SP15_GEN-APND' })),
-  ).default([]),
-  /** Price markets: DAM (day-ahead hourly) and RTM (real-time 5-minute). */
-  Markets: list(
+  )
+    .default([])
+    .describe('OASIS pricing nodes, e.g. TH_SP15_GEN-APND; empty for no prices.'),
+  Markets: listOption(
     z
       .string()
       .transform((s) => s.toUpperCase())
       .pipe(z.enum(MARKETS, { error: (issue) => `unknown market ${JSON.stringify(issue.input)}: expected DAM (day-ahead hourly) or RTM (real-time 5-minute)` })),
-  ).default([...MARKETS]),
-  /** Base of Today's Outlook files. */
-  OutlookUrl: baseUrl.default('https://www.caiso.com/outlook'),
-  /** Base of the OASIS API. */
-  OasisUrl: baseUrl.default('https://oasis.caiso.com/oasisapi'),
+  )
+    .default([...MARKETS])
+    .describe('Price markets: DAM (day-ahead hourly) and RTM (real-time 5-minute).'),
+  OutlookUrl: baseUrl.default('https://www.caiso.com/outlook').describe("Base URL of Today's Outlook files."),
+  OasisUrl: baseUrl.default('https://oasis.caiso.com/oasisapi').describe('Base URL of the OASIS API.'),
 })
 
 /** The driver's options after parsing (defaults applied). */

@@ -7,23 +7,17 @@ export const DEFAULT_PORTS = { 'rtu-over-tcp': 4660, 'modbus-tcp': 502 } as cons
 const MAX_UNIT = 247
 
 const common = {
-  /** Host name or IP address of the meter (Modbus/TCP) or of its serial gateway. */
   Address: z
     .string({ error: (issue) => (issue.input === undefined ? 'required: the host name or IP address of the meter or of its Modbus gateway' : undefined) })
     .trim()
-    .min(1, { error: 'expected the host name or IP address of the meter or of its Modbus gateway' }),
-  /** TCP port; default 4660 for rtu-over-tcp, 502 for modbus-tcp. */
-  Port: z.coerce.number().int().min(1).max(65535).optional(),
-  /** Modbus unit id of element A; element B is ModbusBase + 1, and so on. */
-  ModbusBase: z.coerce.number().int().min(1).max(MAX_UNIT).default(1),
-  /** Seconds between readings of the meter. */
-  Rate: z.coerce.number().positive().default(20),
-  /** Least seconds between two Modbus requests. */
-  Limit: z.coerce.number().min(0).default(1.5),
-  /** Seconds to wait for one request (connecting included) before giving up. */
-  Timeout: z.coerce.number().positive().default(2),
-  /** `rtu-over-tcp`: Modbus RTU frames over a raw TCP socket (serial gateways); `modbus-tcp`: Modbus/TCP. */
-  Transport: z.enum(['rtu-over-tcp', 'modbus-tcp'], { error: 'expected rtu-over-tcp (RTU frames through a serial gateway) or modbus-tcp' }).default('rtu-over-tcp'),
+    .min(1, { error: 'expected the host name or IP address of the meter or of its Modbus gateway' })
+    .describe('Host name or IP address of the meter (Modbus/TCP) or of its serial gateway.'),
+  Port: z.coerce.number().int().min(1).max(65535).optional().describe('TCP port; default 4660 for rtu-over-tcp, 502 for modbus-tcp.'),
+  ModbusBase: z.coerce.number().int().min(1).max(MAX_UNIT).default(1).describe('Modbus unit id of element A; element B is ModbusBase + 1, and so on.'),
+  Rate: z.coerce.number().positive().default(20).describe('Seconds between readings of the meter.'),
+  Limit: z.coerce.number().min(0).default(1.5).describe('Least seconds between two Modbus requests.'),
+  Timeout: z.coerce.number().positive().default(2).describe('Seconds to wait for one request (connecting included) before giving up.'),
+  Transport: z.enum(['rtu-over-tcp', 'modbus-tcp'], { error: 'expected rtu-over-tcp (RTU frames through a serial gateway) or modbus-tcp' }).default('rtu-over-tcp').describe('`rtu-over-tcp`: Modbus RTU frames over a raw TCP socket (serial gateways); `modbus-tcp`: Modbus/TCP.'),
 }
 
 /** Parses `A,B,C` (commas or spaces, any case) into elements in A–F order. */
@@ -50,8 +44,7 @@ function parseElements(value: string, ctx: z.core.$RefinementCtx<string>): Eleme
 export const powerScout18OptionsSchema = z
   .object({
     ...common,
-    /** Which elements to read; default all six. */
-    elements: z.string().default(ELEMENTS.join(',')).transform(parseElements),
+    elements: z.string().default(ELEMENTS.join(',')).transform(parseElements).describe('Which elements to read; default all six.'),
   })
   .superRefine((o, ctx) => {
     const last = Math.max(...o.elements.map((e) => ELEMENTS.indexOf(e)))

@@ -3,6 +3,7 @@
 export { defineDriver } from './driver.js'
 export { SmapError } from './errors.js'
 export { uuid5 } from './identity.js'
+export { LIST_FORMAT, listOption } from './options.js'
 export { actuatorObjectSchema, collectionObjectSchema, reportSchema, timeseriesObjectSchema } from './schemas.js'
 export { SDK_VERSION } from './version.js'
 export { z } from 'zod'

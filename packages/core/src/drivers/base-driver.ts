@@ -8,8 +8,8 @@ export const baseDriver = defineDriver({
   name: 'BaseDriver',
   description: 'counts up on /sensor0, as the tutorial example driver',
   options: z.object({
-    Rate: z.coerce.number().positive().default(1),
-    StartVal: z.coerce.number().int().default(0),
+    Rate: z.coerce.number().positive().default(1).describe('Seconds between readings.'),
+    StartVal: z.coerce.number().int().default(0).describe('The first reading; each next one is one more.'),
   }),
   setup(ctx) {
     ctx.addTimeseries('/sensor0', 'mysensor', 'V')

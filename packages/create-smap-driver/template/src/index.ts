@@ -15,11 +15,10 @@ export default defineDriver({
   name: '{{name}}',
   description: '{{description}}',
   // Config values arrive as strings: z.coerce turns them into numbers.
+  // .describe() documents an option for `smap describe` and `smap check-driver`.
   options: z.object({
-    /** Seconds between readings. */
-    Rate: z.coerce.number().positive().default(1),
-    /** Multiplies the current and power, e.g. a current transformer's ratio. */
-    Scale: z.coerce.number().positive().default(1),
+    Rate: z.coerce.number().positive().default(1).describe('Seconds between readings.'),
+    Scale: z.coerce.number().positive().default(1).describe("Multiplies the current and power, e.g. a current transformer's ratio."),
   }),
 
   setup(ctx, options) {
