@@ -3,6 +3,7 @@ import { SmapError } from '@smap/core'
 import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type CommandDef } from 'citty'
 import { actuateCommand } from './actuate.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
+import { devCommand } from './dev.js'
 import { loadCommand } from './load.js'
 import { sinkCommand } from './sink.js'
 import { treeCommand } from './tree.js'
@@ -12,6 +13,7 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const subCommands: Record<string, CommandDef<ArgsDef>> = {
   run: runCommand as CommandDef<ArgsDef>,
   'run-driver': runDriverCommand as CommandDef<ArgsDef>,
+  dev: devCommand as CommandDef<ArgsDef>,
   validate: validateCommand as CommandDef<ArgsDef>,
   load: loadCommand as CommandDef<ArgsDef>,
   uuid: uuidCommand as CommandDef<ArgsDef>,
@@ -53,7 +55,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     let rawArgs = argv.slice(1)
     let data: unknown
-    if (name === 'run-driver') {
+    if (name === 'run-driver' || name === 'dev') {
       const { rest, opts } = takeOpts(rawArgs)
       rawArgs = rest
       data = { opts }
