@@ -66,7 +66,7 @@ export function devOutput(options: DevOutputOptions): DevOutput {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`))
   const err = options.err ?? ((line: string) => process.stderr.write(`${line}\n`))
   const now = options.now ?? Date.now
-  const stamp = (): string => p.dim(formatTime(now()))
+  const stamp = (): string => p.dim(formatTime(now(), now()))
   return {
     reading(path, value, unit, time) {
       if (options.quiet) return

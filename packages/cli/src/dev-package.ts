@@ -60,7 +60,7 @@ export function tryReadDevPackage(dir: string): DevPackage | undefined {
  */
 export function sourceEntry(dir: string, manifest: Manifest): string | undefined {
   const dot = rootExport(manifest.exports)
-  const named = condition(dot, ['@smap/source', 'source'])
+  const named = condition(dot, ['@smap/source', 'source'], true)
   const candidates = [named, 'src/index.ts', condition(dot, ['import', 'node', 'default']), manifest.main, 'index.js']
   for (const c of candidates) {
     if (c === undefined) continue
@@ -78,15 +78,18 @@ function rootExport(exports: unknown): unknown {
   return exports
 }
 
-/** The path a conditions object gives for the first of `names` it has (nested conditions followed), or a plain string. */
-function condition(target: unknown, names: string[]): string | undefined {
+/**
+ * The path a conditions object gives for the first of `names` it has, a
+ * plain string counting as `default`; with `anywhere`, also under other
+ * conditions (a `source` nested in `import`).
+ */
+function condition(target: unknown, names: string[], anywhere = false): string | undefined {
   if (typeof target === 'string') return names.includes('default') ? target : undefined
   if (target === null || typeof target !== 'object' || Array.isArray(target)) return undefined
-  const map = target as Record<string, unknown>
-  for (const name of names) {
-    const value = map[name]
-    if (typeof value === 'string') return value
-    const nested = condition(value, names)
+  for (const [key, value] of Object.entries(target as Record<string, unknown>)) {
+    if (!names.includes(key) && !anywhere) continue
+    if (names.includes(key) && typeof value === 'string') return value
+    const nested = condition(value, names, anywhere)
     if (nested !== undefined) return nested
   }
   return undefined
@@ -110,7 +113,7 @@ export function findTsx(dir: string): string | undefined {
 
 /** The one line for a TypeScript entry without tsx. */
 export function tsxMissing(entry: string, dir: string): UsageError {
-  return new UsageError(`${shortPath(entry)} is TypeScript, which smap dev runs through tsx, and tsx is not installed in ${shortPath(dir) || '.'}: run \`npm install -D tsx\` there`)
+  return new UsageError(`${shortPath(entry)} is TypeScript, which smap dev runs through tsx, and tsx is not installed in ${dir}: run \`npm install -D tsx\` there`)
 }
 
 /** `path` relative to the working directory when it is inside it, else absolute. */
