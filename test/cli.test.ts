@@ -189,7 +189,7 @@ describe('the smap command', () => {
   it('has --help on every command', async () => {
     const top = await runSmap(['--help'])
     expect(top.code).toBe(0)
-    expect(top.output).toContain('USAGE smap run|run-driver|validate|load|uuid|sink|tree')
+    expect(top.output).toContain('USAGE smap run|run-driver|dev|validate|load|uuid|sink|tree')
     const run = await runSmap(['run', '--help'])
     expect(run.code).toBe(0)
     expect(run.output).toContain('USAGE smap run [OPTIONS] <CONF>')
