@@ -105,7 +105,7 @@ describe('the smap command', () => {
   it('rejects bad arguments with a clear message', async () => {
     expect(await runSmap(['run', 'conf.ini', '--port', 'eighty'])).toEqual({ code: 1, output: 'smap run: --port: expected a port number from 0 to 65535, got "eighty"\n' })
     expect(await runSmap(['run', 'conf.ini', '--prot', '1'])).toEqual({ code: 1, output: 'smap run: unknown option --prot; options: --port, --host, --data-dir\n' })
-    expect(await runSmap(['frobnicate'])).toEqual({ code: 1, output: 'smap: unknown command "frobnicate"; commands: run, run-driver, dev, validate, load, uuid, sink, tree, actuate (see smap --help)\n' })
+    expect(await runSmap(['frobnicate'])).toEqual({ code: 1, output: 'smap: unknown command "frobnicate"; commands: run, run-driver, dev, validate, load, uuid, sink, tree, actuate, drivers (see smap --help)\n' })
     const missing = await runSmap(['run'])
     expect(missing.code).toBe(1)
     expect(missing.output).toBe('smap run: Missing required positional argument: CONF (see smap run --help)\n')

@@ -4,6 +4,7 @@ import { defineCommand, renderUsage, runCommand as runCitty, type ArgsDef, type 
 import { actuateCommand } from './actuate.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
 import { devCommand } from './dev.js'
+import { driversCommand } from './drivers.js'
 import { loadCommand } from './load.js'
 import { sinkCommand } from './sink.js'
 import { treeCommand } from './tree.js'
@@ -20,6 +21,7 @@ const subCommands: Record<string, CommandDef<ArgsDef>> = {
   sink: sinkCommand as CommandDef<ArgsDef>,
   tree: treeCommand as CommandDef<ArgsDef>,
   actuate: actuateCommand as CommandDef<ArgsDef>,
+  drivers: driversCommand as CommandDef<ArgsDef>,
 }
 
 const main = defineCommand({

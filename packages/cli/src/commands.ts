@@ -82,6 +82,7 @@ export const runDriverCommand = defineCommand({
     const root = args.uuid ?? uuid5(RUN_DRIVER_NAMESPACE, args.driver)
     const inst = new SmapInstance(root)
     const resolved = await resolveDriver(args.driver, process.cwd())
+    for (const note of resolved.notes ?? []) inst.logger.warn(note)
     inst.addDriver('/', resolved.definition, opts, { ref: args.driver, rawOptions: opts })
     const server = await serve(inst, { port, host: args.host })
     const signalled = untilSignal()

@@ -39,7 +39,7 @@ describe('runCli', () => {
   })
 
   it('names the commands when given an unknown one', async () => {
-    expect(await cli(['serve'])).toEqual({ code: 1, stdout: '', stderr: 'smap: unknown command "serve"; commands: run, run-driver, dev, validate, load, uuid, sink, tree, actuate (see smap --help)\n' })
+    expect(await cli(['serve'])).toEqual({ code: 1, stdout: '', stderr: 'smap: unknown command "serve"; commands: run, run-driver, dev, validate, load, uuid, sink, tree, actuate, drivers (see smap --help)\n' })
   })
 
   it('refuses a misspelt option instead of ignoring it', async () => {

@@ -214,7 +214,7 @@ Metadata/Instrument/Manufacturer = sMAP Implementer Forum
     it('a driver built for another SDK', async () => {
       await installPackage(site, 'smap-driver-future', { 'index.js': METER }, { version: '3.0.0', peerDependencies: { '@smap/sdk': '^2.0.0' } })
       expect(await problem(conf('smap-driver-future'))).toBe(
-        'SITE/conf.ini:5 [/meter] type: driver "smap-driver-future" is built for @smap/sdk ^2.0.0, but this smap runs @smap/sdk 0.1.0; install a release of smap-driver-future made for @smap/sdk 0.1.0, or a smap whose SDK matches',
+        'SITE/conf.ini:5 [/meter] type: driver "smap-driver-future" needs @smap/sdk >=2.0.0 (it declares ^2.0.0), but this smap runs @smap/sdk 0.1.0: update smap with `npm install @smap/cli@latest` in SITE',
       )
     })
 

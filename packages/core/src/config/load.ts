@@ -223,6 +223,7 @@ async function readDriver(inst: SmapInstance, section: IniSection, file: string,
   } catch (err) {
     throw ConfigError.at({ ...sectionWhere, line: typeEntry.line, key: typeEntry.key }, err)
   }
+  for (const note of resolved.notes ?? []) inst.logger.warn(`${formatLocation({ file, line: typeEntry.line, section: section.name, key: typeEntry.key })}: ${note}`)
   const common: CommonKeys = { metadata: [] }
   const source: DriverSource = { ref: typeEntry.value, rawOptions: {}, metadata: {} }
   const lines = new Map<string, number>()
