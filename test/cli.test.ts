@@ -105,7 +105,7 @@ describe('the smap command', () => {
   it('rejects bad arguments with a clear message', async () => {
     expect(await runSmap(['run', 'conf.ini', '--port', 'eighty'])).toEqual({ code: 1, output: 'smap run: --port: expected a port number from 0 to 65535, got "eighty"\n' })
     expect(await runSmap(['run', 'conf.ini', '--prot', '1'])).toEqual({ code: 1, output: 'smap run: unknown option --prot; options: --port, --host, --data-dir\n' })
-    expect(await runSmap(['frobnicate'])).toEqual({ code: 1, output: 'smap: unknown command "frobnicate"; commands: run, run-driver, validate, load, uuid, sink, tree, actuate, describe, check-driver (see smap --help)\n' })
+    expect(await runSmap(['frobnicate'])).toEqual({ code: 1, output: 'smap: unknown command "frobnicate"; commands: run, run-driver, dev, validate, load, uuid, sink, tree, actuate, drivers, describe, check-driver (see smap --help)\n' })
     const missing = await runSmap(['run'])
     expect(missing.code).toBe(1)
     expect(missing.output).toBe('smap run: Missing required positional argument: CONF (see smap run --help)\n')
@@ -189,7 +189,7 @@ describe('the smap command', () => {
   it('has --help on every command', async () => {
     const top = await runSmap(['--help'])
     expect(top.code).toBe(0)
-    expect(top.output).toContain('USAGE smap run|run-driver|validate|load|uuid|sink|tree')
+    expect(top.output).toContain('USAGE smap run|run-driver|dev|validate|load|uuid|sink|tree')
     const run = await runSmap(['run', '--help'])
     expect(run.code).toBe(0)
     expect(run.output).toContain('USAGE smap run [OPTIONS] <CONF>')

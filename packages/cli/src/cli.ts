@@ -5,6 +5,7 @@ import { forOutput } from './_usage.js'
 import { actuateCommand } from './actuate.js'
 import { checkDriverCommand } from './check-driver.js'
 import { runCommand, runDriverCommand, takeOpts, UsageError, uuidCommand, validateCommand } from './commands.js'
+import { devCommand } from './dev.js'
 import { driversCommand } from './drivers.js'
 import { describeCommand } from './describe.js'
 import { loadCommand } from './load.js'
@@ -16,6 +17,7 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const subCommands: Record<string, CommandDef<ArgsDef>> = {
   run: runCommand as CommandDef<ArgsDef>,
   'run-driver': runDriverCommand as CommandDef<ArgsDef>,
+  dev: devCommand as CommandDef<ArgsDef>,
   validate: validateCommand as CommandDef<ArgsDef>,
   load: loadCommand as CommandDef<ArgsDef>,
   uuid: uuidCommand as CommandDef<ArgsDef>,
@@ -60,7 +62,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     let rawArgs = argv.slice(1)
     let data: unknown
-    if (name === 'run-driver') {
+    if (name === 'run-driver' || name === 'dev') {
       const { rest, opts } = takeOpts(rawArgs)
       rawArgs = rest
       data = { opts }

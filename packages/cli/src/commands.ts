@@ -42,8 +42,8 @@ export const runCommand = defineCommand({
   },
 })
 
-// a fixed namespace, so `smap run-driver X` gives X's streams the same uuids every time
-const RUN_DRIVER_NAMESPACE = 'c7e1a3f0-6b1e-5e2a-9d7c-3f1b2a4c5d6e'
+/** A fixed namespace, so `smap run-driver X` (and `smap dev`) gives X's streams the same uuids every time. */
+export const RUN_DRIVER_NAMESPACE = 'c7e1a3f0-6b1e-5e2a-9d7c-3f1b2a4c5d6e'
 
 /** `--opt Key=Value` pairs, which citty cannot collect when repeated. */
 export function takeOpts(argv: string[]): { rest: string[]; opts: Record<string, string> } {

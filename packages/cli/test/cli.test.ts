@@ -39,7 +39,7 @@ describe('runCli', () => {
   })
 
   it('names the commands when given an unknown one', async () => {
-    expect(await cli(['serve'])).toEqual({ code: 1, stdout: '', stderr: 'smap: unknown command "serve"; commands: run, run-driver, validate, load, uuid, sink, tree, actuate, describe, check-driver (see smap --help)\n' })
+    expect(await cli(['serve'])).toEqual({ code: 1, stdout: '', stderr: 'smap: unknown command "serve"; commands: run, run-driver, dev, validate, load, uuid, sink, tree, actuate, drivers, describe, check-driver (see smap --help)\n' })
   })
 
   it('refuses a misspelt option instead of ignoring it', async () => {

@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ConfigError, dump, dumpText, load, loadText, SmapInstance } from '@smap/core'
+import { baseDriver, ConfigError, dump, dumpText, load, loadText, SmapError, SmapInstance } from '@smap/core'
+import type { DriverDefinition } from '@smap/sdk'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const ini = (lines: string[]): string => `${lines.join('\n')}\n`
@@ -259,6 +260,24 @@ describe('settings', () => {
     const inst = await loadText('[server]\nPort = 8081\n[/]\nuuid = 75503ac2-abf0-11e0-b7d6-0026bb56ec92\n', 'conf.ini', { server: { host: '::1' } })
     expect(inst.server).toEqual({ port: 8081, host: '::1' })
     expect(() => Object.assign(inst.server, { dataDir: '/tmp/x' })).toThrow(TypeError)
+  })
+})
+
+describe('a resolveDriver given to load', () => {
+  it('finds the drivers sections name, with the ref as written, and errors at the type line', async () => {
+    const asked: Array<[string, string]> = []
+    const inst = await loadText(`[/]\nuuid = ${ROOT}\n\n[/m]\ntype = smap-driver-mine#Meter\nRate = 2\n`, '/site/conf.ini', {
+      resolveDriver: async (ref, fromDir) => {
+        asked.push([ref, fromDir])
+        return { ref, definition: baseDriver as unknown as DriverDefinition }
+      },
+    })
+    expect(asked).toEqual([['smap-driver-mine#Meter', '/site']])
+    expect(inst.drivers.get('/m')?.source.ref).toBe('smap-driver-mine#Meter')
+    const failing = loadText(`[/]\nuuid = ${ROOT}\n\n[/m]\ntype = smap-driver-mine\n`, '/site/conf.ini', {
+      resolveDriver: () => Promise.reject(new SmapError('SMAP_DRIVER_NOT_FOUND', 'not here')),
+    })
+    await expect(failing).rejects.toThrow('/site/conf.ini:5 [/m] type: not here')
   })
 })
 

@@ -27,6 +27,11 @@ export interface LoadOptions {
   errors?: ConfigError[]
   /** Settings that win over the config's `[server]` section (e.g. `smap run --data-dir`). */
   server?: ServerSettings
+  /**
+   * Finds the driver a section's `type` names, instead of `resolveDriver`
+   * (e.g. `smap dev` runs the package being developed from its source).
+   */
+  resolveDriver?: (ref: string, fromDir: string) => Promise<ResolvedDriver>
 }
 
 // stands in for a root uuid that failed to read, so that checking can go on (only when collecting errors)
@@ -130,7 +135,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   // drivers last, so the tree they attach to is complete; their setup runs at start()
   for (const section of drivers) {
     try {
-      await readDriver(inst, section, file)
+      await readDriver(inst, section, file, options.resolveDriver ?? resolveDriver)
     } catch (err) {
       report(err)
     }
@@ -209,12 +214,12 @@ async function readReport(inst: SmapInstance, section: IniSection, file: string)
   }
 }
 
-async function readDriver(inst: SmapInstance, section: IniSection, file: string): Promise<void> {
+async function readDriver(inst: SmapInstance, section: IniSection, file: string, resolveRef: NonNullable<LoadOptions['resolveDriver']>): Promise<void> {
   const sectionWhere = { file, line: section.line, section: section.name }
   const typeEntry = section.entries.find((e) => e.key.toLowerCase() === 'type') as IniEntry
   let resolved: ResolvedDriver
   try {
-    resolved = await resolveDriver(typeEntry.value, dirname(resolve(file)))
+    resolved = await resolveRef(typeEntry.value, dirname(resolve(file)))
   } catch (err) {
     throw ConfigError.at({ ...sectionWhere, line: typeEntry.line, key: typeEntry.key }, err)
   }
