@@ -1,11 +1,6 @@
 // How `smap dev` shows what a driver does: one line per reading, state
 // change, log line or error, coloured only on a terminal that wants colour.
 
-/** Whether to colour output written to `stream`: a TTY, and NO_COLOR unset (or empty). */
-export function wantsColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return stream.isTTY === true && (env.NO_COLOR ?? '') === '' && env.TERM !== 'dumb'
-}
-
 type Paint = (text: string) => string
 
 interface Palette {
