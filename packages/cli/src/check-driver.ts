@@ -1,8 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join, posix, relative, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
-import { describeDriver, judgeSdkRange, parseDriverDefinition, resolveDriver, SmapError } from '@smap/core'
+import { describeDriver, driverExports, judgeSdkRange, resolveDriver, SmapError } from '@smap/core'
 import type { DriverDefinition } from '@smap/sdk'
 import { defineCommand } from 'citty'
 import { UsageError } from './commands.js'
@@ -171,23 +170,17 @@ async function driverChecks(pkg: Manifest, entry: string | undefined, checks: Dr
     add('fail', 'driver', 'not loaded: its entry is not built (see above)')
     return
   }
-  let mod: Record<string, unknown>
+  let exported: Record<string, DriverDefinition>
   try {
-    mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>
+    exported = await driverExports(entry, dir, { globalRoots: [] })
   } catch (err) {
-    add('fail', 'driver', `${relative(dir, entry)} failed to load: ${(err as Error).message}`)
+    const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error) : (err as Error)
+    add('fail', 'driver', `${relative(dir, entry)} failed to load: ${cause.message}`)
     return
   }
+  // one entry per driver (the default export is often also exported by name), the default first
   const drivers = new Map<string, DriverDefinition>()
-  // the default export first: a config names it by the package alone
-  const keys = Object.keys(mod).sort((a, b) => Number(b === 'default') - Number(a === 'default'))
-  for (const [key, value] of keys.map((k): [string, unknown] => [k, mod[k]])) {
-    try {
-      if (![...drivers.values()].includes(value as DriverDefinition)) drivers.set(key, parseDriverDefinition(value, key))
-    } catch {
-      // not a driver: a helper, an error class, a constant
-    }
-  }
+  for (const [key, definition] of Object.entries(exported)) if (![...drivers.values()].includes(definition)) drivers.set(key, definition)
   if (drivers.size === 0) {
     add('fail', 'driver', `${relative(dir, entry)} exports no driver made with defineDriver from @smap/sdk: export one (export default defineDriver({...}))`)
     return
