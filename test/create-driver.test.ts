@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { uuid5 } from '@smap/core'
 import { SMAP_BIN, start, type Running } from './_process.js'
+import { link } from '../packages/cli/test/_cli.js'
 
 // Scaffolds a driver with create-smap-driver, builds and tests it with the
 // workspace's own tools and SDK (linked, never fetched), then installs it
@@ -34,13 +35,6 @@ async function node(file: string, args: string[], cwd: string): Promise<string> 
   const code = await p.exited
   if (code !== 0) throw new Error(`node ${file} ${args.join(' ')} exited ${code} in ${cwd}:\n${p.output()}`)
   return p.output()
-}
-
-/** Links `node_modules/<name>` in `dir` to `target`. */
-async function link(dir: string, name: string, target: string): Promise<void> {
-  const path = join(dir, 'node_modules', name)
-  await mkdir(join(path, '..'), { recursive: true })
-  await symlink(target, path, 'junction')
 }
 
 interface Stream {

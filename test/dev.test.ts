@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createDriverPackage } from '../packages/create-smap-driver/src/index.js'
 import { SMAP_BIN, start, type Running } from './_process.js'
+import { link } from '../packages/cli/test/_cli.js'
 
 // `smap dev` as an author runs it: a driver scaffolded into a temp folder,
 // never built, its SDK and tsx linked from the workspace; real files
@@ -17,12 +18,6 @@ const TSX_DIR = dirname(createRequire(import.meta.url).resolve('tsx/package.json
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 // restarting runs tsx and the host again; the machine may be busy
 const SLOW = 60_000
-
-async function link(dir: string, name: string, target: string): Promise<void> {
-  const path = join(dir, 'node_modules', name)
-  await mkdir(dirname(path), { recursive: true })
-  await symlink(target, path, 'junction')
-}
 
 /** Waits for `re` in what the process printed after `from` characters; returns the match and where it ends. */
 async function after(running: Running, from: number, re: RegExp, ms = SLOW): Promise<{ match: RegExpMatchArray; end: number }> {

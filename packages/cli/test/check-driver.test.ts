@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process'
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { runCli } from '@smap/cli'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SDK_VERSION } from '@smap/sdk'
 import { createDriverPackage } from '../../create-smap-driver/src/index.js'
 import { checkDriverPackage, type DriverCheck } from '../src/check-driver.js'
+import { cli, link } from './_cli.js'
 
 // Scaffolds a driver with create-smap-driver, builds it with the workspace's
 // tsup, and scores it and broken copies of it; then the official drivers.
@@ -17,24 +17,6 @@ const exec = promisify(execFile)
 const workspace = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url))
 const [major, minor] = SDK_VERSION.split('.').map(Number) as [number, number]
 const PROMISED = major === 0 ? `>=0.${minor}.0 <1.0.0` : `^${major}.${minor}.0`
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true))
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true))
-  try {
-    return { code: await runCli(argv), stdout, stderr }
-  } finally {
-    out.mockRestore()
-    err.mockRestore()
-  }
-}
-
-async function link(dir: string, name: string, target: string): Promise<void> {
-  await mkdir(join(dir, 'node_modules', name, '..'), { recursive: true })
-  await symlink(target, join(dir, 'node_modules', name), 'junction')
-}
 
 async function tsup(dir: string, args: string[] = []): Promise<void> {
   const manifest = JSON.parse(await readFile(workspace('node_modules/tsup/package.json'), 'utf8')) as { bin: Record<string, string> }

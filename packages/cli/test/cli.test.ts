@@ -1,26 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { runCli } from '@smap/cli'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parsePortArg, takeOpts } from '../src/commands.js'
+import { cli } from './_cli.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
-
-/** Runs the command in this process, collecting what it writes. */
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true))
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true))
-  try {
-    const code = await runCli(argv)
-    return { code, stdout, stderr }
-  } finally {
-    out.mockRestore()
-    err.mockRestore()
-  }
-}
 
 describe('runCli', () => {
   let dir: string

@@ -2,26 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { runCli } from '@smap/cli'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cli } from './_cli.js'
 
 const workspace = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url))
-
-async function cli(argv: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true))
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true))
-  const was = process.cwd()
-  if (cwd !== undefined) process.chdir(cwd)
-  try {
-    return { code: await runCli(argv), stdout, stderr }
-  } finally {
-    process.chdir(was)
-    out.mockRestore()
-    err.mockRestore()
-  }
-}
 
 describe('smap describe', () => {
   let dir: string

@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SDK_VERSION } from '@smap/core'
 import { listInstalledDrivers, renderFound, renderInstalled, searchRegistry } from '../src/drivers.js'
-
-const require = createRequire(import.meta.url)
-const zodDir = dirname(require.resolve('zod/package.json', { paths: [dirname(require.resolve('@smap/core/package.json'))] }))
+import { writeDriverPackage } from '../../core/test/_driver-package.js'
 
 const DRIVER = (name: string, description: string) => `import { z } from 'zod'
 const d = (n) => ({ name: n, description: ${JSON.stringify(description)}, options: z.object({}), setup() {} })
@@ -18,13 +15,6 @@ export default d(${JSON.stringify(name)})
 export const Other = d(${JSON.stringify(`${name}-other`)})
 export class NotADriver {}
 `
-
-async function writePackage(dir: string, pkg: Record<string, unknown>, index?: string): Promise<void> {
-  await mkdir(join(dir, 'node_modules'), { recursive: true })
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ version: '1.0.0', type: 'module', exports: './index.js', ...pkg }))
-  if (index !== undefined) await writeFile(join(dir, 'index.js'), index)
-  await symlink(zodDir, join(dir, 'node_modules', 'zod'))
-}
 
 describe('smap drivers', () => {
   let site: string
@@ -37,15 +27,15 @@ describe('smap drivers', () => {
 
   it('lists the driver packages beside a config and the global ones, with their SDK ranges and drivers', async () => {
     const nm = join(site, 'node_modules')
-    await writePackage(join(nm, 'smap-driver-meter'), { name: 'smap-driver-meter', version: '2.1.0', keywords: ['smap-driver'], peerDependencies: { '@smap/sdk': '>=0.1.0 <1.0.0' } }, DRIVER('meter', 'A meter'))
-    await writePackage(join(nm, '@acme', 'smap-driver-future'), { name: '@acme/smap-driver-future', peerDependencies: { '@smap/sdk': '^9.0.0' } }, DRIVER('future', 'From the future'))
-    await writePackage(join(nm, 'smap-driver-broken'), { name: 'smap-driver-broken', keywords: ['smap-driver'] }, "throw new Error('boom')\n")
-    await writePackage(join(nm, 'left-pad'), { name: 'left-pad' }, 'export default 1\n') // not a driver
-    await writePackage(join(nm, '@smap', 'testing'), { name: '@smap/testing', peerDependencies: { '@smap/sdk': '*' } }) // uses the SDK, not a driver
+    await writeDriverPackage(join(nm, 'smap-driver-meter'), { name: 'smap-driver-meter', version: '2.1.0', keywords: ['smap-driver'], peerDependencies: { '@smap/sdk': '>=0.1.0 <1.0.0' } }, { 'index.js': DRIVER('meter', 'A meter') })
+    await writeDriverPackage(join(nm, '@acme', 'smap-driver-future'), { name: '@acme/smap-driver-future', peerDependencies: { '@smap/sdk': '^9.0.0' } }, { 'index.js': DRIVER('future', 'From the future') })
+    await writeDriverPackage(join(nm, 'smap-driver-broken'), { name: 'smap-driver-broken', keywords: ['smap-driver'] }, { 'index.js': "throw new Error('boom')\n" })
+    await writeDriverPackage(join(nm, 'left-pad'), { name: 'left-pad' }, { 'index.js': 'export default 1\n' }) // not a driver
+    await writeDriverPackage(join(nm, '@smap', 'testing'), { name: '@smap/testing', peerDependencies: { '@smap/sdk': '*' } }) // uses the SDK, not a driver
     const global = join(site, 'prefix', 'lib', 'node_modules')
-    await writePackage(join(global, 'smap-driver-global'), { name: 'smap-driver-global', keywords: ['smap-driver'], peerDependencies: { '@smap/sdk': '^0.0.1' } }, DRIVER('global', 'Installed with -g'))
+    await writeDriverPackage(join(global, 'smap-driver-global'), { name: 'smap-driver-global', keywords: ['smap-driver'], peerDependencies: { '@smap/sdk': '^0.0.1' } }, { 'index.js': DRIVER('global', 'Installed with -g') })
     // the same name globally is hidden by the local one, as Node resolves it
-    await writePackage(join(global, 'smap-driver-meter'), { name: 'smap-driver-meter', version: '0.0.1', keywords: ['smap-driver'] }, DRIVER('meter', 'old'))
+    await writeDriverPackage(join(global, 'smap-driver-meter'), { name: 'smap-driver-meter', version: '0.0.1', keywords: ['smap-driver'] }, { 'index.js': DRIVER('meter', 'old') })
 
     const list = await listInstalledDrivers(site, [global])
     expect(list.map((d) => `${d.name}@${d.version} ${d.global ? 'global' : 'local'} ${d.compatibility.kind}`).sort()).toEqual(

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SDK_VERSION } from '@smap/sdk'
 import { load, promisedRange, resolveDriver, sdkCompatibility, type Logger } from '@smap/core'
+import { writeDriverPackage } from './_driver-package.js'
 
 // The compatibility promise: within a contract line (all of 0.x, then each
 // major) a driver built for an older SDK loads under a newer one.
@@ -46,9 +46,6 @@ describe('the compatibility promise', () => {
   })
 })
 
-const require = createRequire(import.meta.url)
-const zodDir = dirname(require.resolve('zod/package.json'))
-
 const METER = `import { z } from 'zod'
 export default ({
   name: 'meter',
@@ -56,14 +53,6 @@ export default ({
   setup(ctx) { ctx.addTimeseries('/power', { key: 'power', unit: 'kW' }) },
 })
 `
-
-async function writePackage(dir: string, pkg: Record<string, unknown>, files: Record<string, string>): Promise<void> {
-  await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ version: '1.0.0', type: 'module', exports: './index.js', ...pkg }))
-  for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text)
-  await mkdir(join(dir, 'node_modules'), { recursive: true })
-  await symlink(zodDir, join(dir, 'node_modules', 'zod'))
-}
 
 describe('the host applies the promise and finds drivers', () => {
   let site: string
@@ -78,7 +67,7 @@ describe('the host applies the promise and finds drivers', () => {
     const [major, minor] = SDK_VERSION.split('.').map(Number) as [number, number]
     // a range that excludes the running SDK but starts below it, in the same line
     const older = major === 0 ? (minor > 0 ? `~0.${minor - 1}.0` : '~0.0.1') : `~${major}.0.0-0 <${major}.0.0`
-    await writePackage(join(site, 'node_modules', 'smap-driver-old'), { name: 'smap-driver-old', peerDependencies: { '@smap/sdk': older } }, { 'index.js': METER })
+    await writeDriverPackage(join(site, 'node_modules', 'smap-driver-old'), { name: 'smap-driver-old', peerDependencies: { '@smap/sdk': older } }, { 'index.js': METER })
     const resolved = await resolveDriver('smap-driver-old', site, { globalRoots: [] })
     expect(resolved.definition.name).toBe('meter')
     expect(resolved.notes?.[0]).toMatch(new RegExp(`declares @smap/sdk ${older.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, which leaves out this smap's ${SDK_VERSION}; it loads`))
@@ -94,7 +83,7 @@ describe('the host applies the promise and finds drivers', () => {
 
   it('finds a driver among the global packages when the config folder has none', async () => {
     const global = join(site, 'prefix', 'lib', 'node_modules')
-    await writePackage(join(global, '@acme', 'smap-driver-meter'), { name: '@acme/smap-driver-meter', peerDependencies: { '@smap/sdk': promisedRange(SDK_VERSION) } }, { 'index.js': METER })
+    await writeDriverPackage(join(global, '@acme', 'smap-driver-meter'), { name: '@acme/smap-driver-meter', peerDependencies: { '@smap/sdk': promisedRange(SDK_VERSION) } }, { 'index.js': METER })
     const empty = join(site, 'empty')
     await mkdir(empty)
     const resolved = await resolveDriver('@acme/smap-driver-meter', empty, { globalRoots: [join(site, 'nowhere'), global] })
@@ -107,7 +96,7 @@ describe('the host applies the promise and finds drivers', () => {
   it('notes a second SDK installed for the driver', async () => {
     const dir = join(site, 'node_modules', 'smap-driver-own')
     const meter = `import '@smap/sdk/package.json' with { type: 'json' }\n${METER}`
-    await writePackage(dir, { name: 'smap-driver-own', peerDependencies: { '@smap/sdk': promisedRange(SDK_VERSION) } }, { 'index.js': meter })
+    await writeDriverPackage(dir, { name: 'smap-driver-own', peerDependencies: { '@smap/sdk': promisedRange(SDK_VERSION) } }, { 'index.js': meter })
     const own = join(dir, 'node_modules', '@smap', 'sdk')
     await mkdir(own, { recursive: true })
     await writeFile(join(own, 'package.json'), JSON.stringify({ name: '@smap/sdk', version: '0.0.9', type: 'module', exports: { './package.json': './package.json' } }))

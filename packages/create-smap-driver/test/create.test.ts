@@ -1,27 +1,14 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough, Writable } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { uuid5 } from '@smap/sdk'
-import { createDriverPackage, runCli, type CliIo } from 'create-smap-driver'
+import { createDriverPackage } from 'create-smap-driver'
+import { cli } from './_cli.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const FILES = ['.gitignore', 'LICENSE', 'README.md', 'conf.ini', 'package.json', 'src/index.ts', 'src/meter.ts', 'test/driver.test.ts', 'tsconfig.json', 'tsup.config.ts']
-
-/** Runs the command with captured output, never interactive unless asked. */
-async function cli(argv: string[], io: CliIo = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { stdout: '', stderr: '' }
-  const sink = (key: 'stdout' | 'stderr'): Writable =>
-    new Writable({
-      write(chunk, _enc, done) {
-        out[key] += String(chunk)
-        done()
-      },
-    })
-  const code = await runCli(argv, { interactive: false, ...io, stdout: sink('stdout'), stderr: sink('stderr') })
-  return { code, ...out }
-}
 
 describe('create-smap-driver', () => {
   let dir: string

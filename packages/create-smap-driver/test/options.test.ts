@@ -3,13 +3,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { PassThrough, Writable } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { promisify } from 'node:util'
 import semver from 'semver'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SDK_VERSION } from '@smap/sdk'
-import { createDriverPackage, runCli, type CliIo } from 'create-smap-driver'
+import { createDriverPackage } from 'create-smap-driver'
 import { lineRange } from '../src/_versions.js'
+import { cli } from './_cli.js'
 
 const exec = promisify(execFile)
 const BIN = fileURLToPath(new URL('../bin/create-smap-driver.js', import.meta.url))
@@ -19,19 +20,6 @@ const YEAR = new Date().getFullYear()
 // what a shell gives a child: no test runner's markers (citty drops colours under TEST or CI itself)
 const plainEnv = (): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|TEST$|CI$|NO_COLOR$|FORCE_COLOR$|npm_)/.test(k)))
-
-async function cli(argv: string[], io: CliIo = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { stdout: '', stderr: '' }
-  const sink = (key: 'stdout' | 'stderr'): Writable =>
-    new Writable({
-      write(chunk, _enc, done) {
-        out[key] += String(chunk)
-        done()
-      },
-    })
-  const code = await runCli(argv, { interactive: false, env: {}, ...io, stdout: sink('stdout'), stderr: sink('stderr') })
-  return { code, ...out }
-}
 
 describe('create-smap-driver --help', () => {
   it('is plain text when piped, and says options go after -- through npm', async () => {
