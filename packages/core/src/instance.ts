@@ -8,6 +8,7 @@ import { Jobs, type Job, type JobState } from './actuation/jobs.js'
 import type { WriteResult } from './drivers/actuator-point.js'
 import { systemClock } from './clock.js'
 import type { Secret, TokenSettings } from './credentials.js'
+import { DisabledFile } from './drivers/disabled-file.js'
 import { DriverHost } from './drivers/host.js'
 import type { DriverInstance, DriverSource, DriverStatus, SupervisionOptions } from './drivers/driver-instance.js'
 import { fileStateBackend } from './drivers/state-store.js'
@@ -15,7 +16,7 @@ import { startWatchdog } from './drivers/watchdog.js'
 import { createConsoleLogger, type Logger } from './logger.js'
 import { Reporter, type ReportStatus } from './reporting/reporter.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS, normalizeReport, parseReport, type ReportConfig, type ReportOrigin, type Subscription } from './reporting/subscription.js'
-import { smapError } from './errors.js'
+import { httpStatus, smapError, SmapError } from './errors.js'
 import type { Collection } from './tree/collection.js'
 import { uuid5 } from './tree/identity.js'
 import type { ReadingListener, Timeseries, TimeseriesOptions } from './tree/timeseries.js'
@@ -124,6 +125,7 @@ export class SmapInstance {
   readonly actuation: Actuation
   /** @internal scheduled writes. */
   readonly jobs: Jobs
+  #driverListeners: ReadonlyArray<(path: string, status: DriverStatus) => void> = []
   #stopWatchdog: (() => void) | undefined
   #started = false
   #starting = false
@@ -153,7 +155,13 @@ export class SmapInstance {
       logger: this.logger,
       stateBackend: (namespace) => fileStateBackend(join(dataDir, 'drivers', `${namespace}.json`)),
       flush: () => this.reporter.flush(),
-    })
+      onChange: (d) => {
+        const listeners = this.#driverListeners
+        if (listeners.length === 0) return
+        const status = d.status()
+        for (const l of listeners) l(d.path, status)
+      },
+    }, new DisabledFile(join(dataDir, 'disabled-drivers.json')))
     this.actuation = new Actuation(this.tree, { find: (path) => this.#host.point(path), all: () => this.#host.points() }, new AuditLog(join(dataDir, 'audit.jsonl'), this.logger))
     this.jobs = new Jobs(new JobFile<Job>(join(dataDir, 'jobs.json')), this.actuation, this.logger, s.jobGrace)
   }
@@ -305,6 +313,49 @@ export class SmapInstance {
     return this.#host.drivers
   }
 
+  /** Each attached driver's line in `/status`, by path. */
+  driverStatus(): Record<string, DriverStatus> {
+    return this.#host.status()
+  }
+
+  /** Calls `listener` whenever a driver's state, health or `disabled` changes; returns the function that stops it. */
+  onDriverChange(listener: (path: string, status: DriverStatus) => void): () => void {
+    this.#driverListeners = [...this.#driverListeners, listener]
+    return () => {
+      this.#driverListeners = this.#driverListeners.filter((l) => l !== listener)
+    }
+  }
+
+  /**
+   * Restarts the driver attached at `path` now, its backoff reset, as
+   * `POST /drivers/PATH/restart` does; audited. Resolves with its status once
+   * the old run has stopped and the new one is starting.
+   */
+  async restartDriver(path: string, principal: Principal = { via: 'loopback', name: 'this process' }): Promise<DriverStatus> {
+    return this.#controlDriver(path, 'restart', principal, () => this.#host.restart(path))
+  }
+
+  /**
+   * Disables the driver at `path` (it is stopped and stays stopped across
+   * restarts of the source, kept in `disabled-drivers.json` in the data
+   * directory) or enables it again (it is started); audited.
+   */
+  async setDriverEnabled(path: string, enabled: boolean, principal: Principal = { via: 'loopback', name: 'this process' }): Promise<DriverStatus> {
+    return this.#controlDriver(path, enabled ? 'enabled' : 'disabled', principal, () => this.#host.setDisabled(path, !enabled, `${principal.via}:${principal.name}`))
+  }
+
+  async #controlDriver(path: string, state: string, principal: Principal, work: () => Promise<DriverInstance>): Promise<DriverStatus> {
+    const entry = { time: Date.now(), principal, path, state, kind: 'driver' as const }
+    try {
+      const d = await work()
+      void this.actuation.audit.record({ ...entry, result: 'ok', status: state === 'restart' ? 202 : 200 })
+      return d.status()
+    } catch (err) {
+      void this.actuation.audit.record({ ...entry, result: err instanceof SmapError ? err.code : 'error', status: httpStatus(err), message: err instanceof Error ? err.message : String(err) })
+      throw err
+    }
+  }
+
   /**
    * Attaches a driver at `path` (a collection made for it). Options are
    * validated against the driver's schema now; it is set up and started by
@@ -368,7 +419,7 @@ export class SmapInstance {
   /** What `GET /status` shows: one moment's figures, drivers and reports alike. */
   async status(): Promise<SourceStatus> {
     const reports = await this.reporter.status()
-    const out: SourceStatus = { root: this.root, drivers: this.#host.status(), reports: reports() }
+    const out: SourceStatus = { root: this.root, drivers: this.driverStatus(), reports: reports() }
     const points = [...this.#host.points()]
     if (points.length > 0) {
       const audit = this.actuation.audit.status()

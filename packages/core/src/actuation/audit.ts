@@ -23,6 +23,8 @@ export interface AuditEntry {
   message?: string
   /** The job it was an action of. */
   job?: string
+  /** `driver` for a driver control (`state` is then `restart`, `disabled` or `enabled`, and `path` the driver's); absent for a write. */
+  kind?: 'driver'
 }
 
 /** Bytes the current audit file may grow to before it becomes `audit.1.jsonl` (the one before is dropped). */

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto'
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { readFile, rename } from 'node:fs/promises'
+import { writeFileAtomic } from '../atomic-file.js'
 
 /**
  * The jobs file: every job, replaced atomically and fsynced on each change
@@ -43,23 +42,7 @@ export class JobFile<Job> {
     return run
   }
 
-  async #write(text: string): Promise<void> {
-    const dir = dirname(this.file)
-    await mkdir(dir, { recursive: true })
-    const tmp = `${this.file}.${randomUUID().slice(0, 8)}.tmp`
-    const f = await open(tmp, 'w')
-    try {
-      await f.writeFile(text)
-      await f.sync()
-    } finally {
-      await f.close()
-    }
-    await rename(tmp, this.file)
-    const d = await open(dir, 'r')
-    try {
-      await d.sync()
-    } finally {
-      await d.close()
-    }
+  #write(text: string): Promise<void> {
+    return writeFileAtomic(this.file, text)
   }
 }

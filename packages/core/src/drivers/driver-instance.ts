@@ -1,4 +1,4 @@
-import type { DriverActuatorOptions, DriverContext, DriverDefinition, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, LoadRange, Metadata } from '@smap/sdk'
+import type { DriverActuatorOptions, DriverContext, DriverDefinition, DriverHealth, DriverJob, DriverLogger, DriverPeriodicOptions, DriverStateStore, LoadRange } from '@smap/sdk'
 import type { Clock } from '../clock.js'
 import { DriverError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -9,64 +9,13 @@ import type { Timeseries } from '../tree/timeseries.js'
 import type { Tree } from '../tree/tree.js'
 import { ActuatorPoint } from './actuator-point.js'
 import { createContext, type ContextOwner } from './context.js'
-import type { DriverModule } from './isolate.js'
 import { periodic, type PeriodicJob } from './periodic.js'
 import { StateKeeper, type StateBackend } from './state-store.js'
+import type { DriverSource, DriverState, DriverStatus } from './driver-types.js'
+import { backoffDelay, formatDelay, SUPERVISION_DEFAULTS, type SupervisionOptions } from './supervision.js'
 import { withTimeout } from './timeout.js'
 
-/** Where a driver is in its life. */
-export type DriverState = 'loaded' | 'setting-up' | 'ready' | 'starting' | 'running' | 'backoff' | 'failed' | 'stopping' | 'stopped'
-
-/** How the host restarts failing drivers. */
-export interface SupervisionOptions {
-  /** First restart delay (doubles each time, with jitter). Default 1 s. */
-  backoffMs?: number
-  /** Longest restart delay. Default 60 s. */
-  maxBackoffMs?: number
-  /** After this many failures within `crashWindowMs` the driver rests for `failedRetryMs`. Default 5. */
-  crashLimit?: number
-  /** Default 10 minutes. */
-  crashWindowMs?: number
-  /** How long a driver that hit the crash limit rests before it is tried again. Default 10 minutes. */
-  failedRetryMs?: number
-  /** Longest a setup or start may take. Default 30 s. */
-  startTimeoutMs?: number
-  /** Longest a poll may take when it sets no `timeout` of its own. Default five periods, at least 60 s and at most an hour. */
-  pollTimeoutMs?: number
-  /** Longest a stop may take on shutdown. Default 5 s. */
-  stopTimeoutMs?: number
-}
-
-/** What a config section (or code) says about a driver instance, kept for `dump`. */
-export interface DriverSource {
-  /** The `type` as written, e.g. `smap-driver-x#Meter`. */
-  ref?: string
-  key?: string
-  uuid?: string
-  /** The option values as written. */
-  rawOptions: Record<string, string>
-  /** `Metadata/*` of the section: overrides what the driver sets. */
-  metadata: Metadata
-  description?: string
-  /** `Isolation = worker`: the driver runs in a worker thread of its own (`WorkerMemory` MB of heap). */
-  isolation?: { module: DriverModule; memoryMb?: number }
-  /** `MinWriteInterval`: least ms between two writes to one of its actuator points (default 1 s). */
-  minWriteIntervalMs?: number
-}
-
-/** A driver's line in `/status`. */
-export interface DriverStatus {
-  driver: string
-  state: DriverState
-  restarts: number
-  lastError: { message: string; phase: string; time: number } | null
-  /** When a stream of the driver last got a reading (Unix ms). */
-  lastReadingTime: number | null
-  /** What the driver says about its device or feed (`ctx.setHealth`); stale paths are full paths. */
-  health: { healthy: boolean; message?: string; stale?: string[]; since: number } | null
-  /** When a driver in backoff, or failed, is tried again (Unix ms). */
-  nextAttempt: number | null
-}
+export type { DriverSource, DriverState, DriverStatus, SupervisionOptions }
 
 /** What a driver instance runs against; the host gives it, the test harness gives its own. */
 export interface DriverEnv {
@@ -82,16 +31,8 @@ export interface DriverEnv {
   flush(): Promise<void>
   /** Told of every failure the host restarts a driver for. */
   onFailure?(path: string, phase: string, error: unknown): void
-}
-
-const DEFAULTS: Required<Omit<SupervisionOptions, 'pollTimeoutMs'>> & Pick<SupervisionOptions, 'pollTimeoutMs'> = {
-  backoffMs: 1000,
-  maxBackoffMs: 60_000,
-  crashLimit: 5,
-  crashWindowMs: 10 * 60_000,
-  failedRetryMs: 10 * 60_000,
-  startTimeoutMs: 30_000,
-  stopTimeoutMs: 5_000,
+  /** Told when a driver's state, health or `disabled` changes (not of each reading). */
+  onChange?(driver: DriverInstance): void
 }
 
 /** One driver attached at a path: its context, lifecycle and supervision. */
@@ -101,7 +42,8 @@ export class DriverInstance implements ContextOwner {
   readonly options: unknown
   readonly namespace: string
   readonly source: DriverSource
-  state: DriverState = 'loaded'
+  #state_: DriverState = 'loaded'
+  #disabled = false
   restarts = 0
   lastError: DriverStatus['lastError'] = null
   lastReadingTime: number | undefined
@@ -114,7 +56,7 @@ export class DriverInstance implements ContextOwner {
   readonly logger: DriverLogger
   readonly #env: DriverEnv
   readonly #host: DriverLogger
-  readonly #sup: typeof DEFAULTS
+  readonly #sup: typeof SUPERVISION_DEFAULTS
   readonly #state: StateKeeper
   #setupDone = false
   #jobs: PeriodicJob[] = []
@@ -135,7 +77,7 @@ export class DriverInstance implements ContextOwner {
     this.definition = definition
     this.options = options
     this.source = source
-    this.#sup = { ...DEFAULTS, ...supervision }
+    this.#sup = { ...SUPERVISION_DEFAULTS, ...supervision }
     this.namespace = source.uuid ?? uuid5(env.tree.root, source.key ?? path)
     const prefix = `driver ${path} (${this.label})`
     this.#host = {
@@ -146,6 +88,22 @@ export class DriverInstance implements ContextOwner {
     this.logger = env.driverLogger ?? this.#host
     this.#state = new StateKeeper(env.stateBackend(this.namespace), env.clock, this.#host, () => env.flush())
     this.ctx = createContext(this)
+  }
+
+  /** Where it is in its life; every change is told to the host (`DriverEnv.onChange`). */
+  get state(): DriverState {
+    return this.#state_
+  }
+
+  set state(next: DriverState) {
+    if (next === this.#state_) return
+    this.#state_ = next
+    this.#env.onChange?.(this)
+  }
+
+  /** Whether an operator turned it off; the host keeps it so across restarts. */
+  get disabled(): boolean {
+    return this.#disabled
   }
 
   /** The driver as the config names it. */
@@ -211,6 +169,7 @@ export class DriverInstance implements ContextOwner {
     if (this.state === 'backoff') return { ok: false, why: `is restarting${last}`, retryAt: this.#nextAttempt }
     if (this.state === 'failed') return { ok: false, why: `has failed repeatedly${last} and rests`, retryAt: this.#nextAttempt }
     if (this.state === 'stopping' || this.state === 'stopped') return { ok: false, why: 'is stopped' }
+    if (this.state === 'disabled') return { ok: false, why: `is disabled; enable it with PUT /drivers${this.path === '/' ? '/+' : this.path}?enabled=true` }
     return { ok: false, why: `is ${this.state === 'loaded' ? 'not started yet' : `${this.state}`}`, retryAt: this.clock.now() + 1000 }
   }
 
@@ -218,7 +177,9 @@ export class DriverInstance implements ContextOwner {
     const since = this.health && this.health.healthy === h.healthy ? this.health.since : this.clock.now()
     const changed = this.health === null ? !h.healthy : this.health.healthy !== h.healthy
     if (changed) this.#host[h.healthy ? 'info' : 'warn'](h.message ?? (h.healthy ? 'healthy again' : 'unhealthy'))
+    const before = this.health
     this.health = { healthy: h.healthy, since, ...(h.message === undefined ? {} : { message: h.message }), ...(h.stale === undefined ? {} : { stale: h.stale }) }
+    if (before?.healthy !== h.healthy || before.message !== h.message || String(before.stale) !== String(h.stale)) this.#env.onChange?.(this)
   }
 
   status(): DriverStatus {
@@ -230,6 +191,7 @@ export class DriverInstance implements ContextOwner {
       lastReadingTime: this.lastReadingTime ?? null,
       health: this.health,
       nextAttempt: this.#nextAttempt ?? null,
+      disabled: this.#disabled,
     }
   }
 
@@ -248,15 +210,18 @@ export class DriverInstance implements ContextOwner {
 
   /** Runs `setup`; a failure is logged and retried with backoff. Resolves true on success. */
   async setup(): Promise<boolean> {
-    if (this.#setupDone) return true
+    if (this.#setupDone) return !this.#disabled
     this.state = 'setting-up'
     const generation = this.#generation
     try {
       await this.#runSetup(generation)
-      return this.#setupDone
+      return this.#setupDone && !this.#disabled
     } catch (err) {
       this.#fail('setup', err, generation)
       return false
+    } finally {
+      // a disabled driver still builds its part of the tree (its streams show, stale), and is not started
+      if (this.#disabled) this.state = 'disabled'
     }
   }
 
@@ -283,7 +248,7 @@ export class DriverInstance implements ContextOwner {
 
   /** Runs `start`; a failure is logged and retried with backoff. */
   async start(): Promise<void> {
-    if (!this.#setupDone) return
+    if (!this.#setupDone || this.#disabled) return
     this.state = 'starting'
     const generation = this.#generation
     try {
@@ -314,12 +279,56 @@ export class DriverInstance implements ContextOwner {
     this.#restartTimer?.cancel()
     this.#restartTimer = undefined
     this.#nextAttempt = undefined
-    if (this.state === 'stopped') return
+    if (this.state === 'stopped' || this.state === 'disabled') return
     const wasActive = this.state !== 'failed' && this.state !== 'loaded'
     this.state = 'stopping'
     await this.#halt(wasActive)
     await this.#state.close()
-    this.state = 'stopped'
+    this.state = this.#disabled ? 'disabled' : 'stopped'
+  }
+
+  /**
+   * Restarts it now, as after a failure but at once and with the backoff
+   * reset: the running generation is stopped (its `stop` runs), then it is
+   * set up (only if that had not succeeded) and started. Resolves once it
+   * has stopped; `started` resolves when the start is done.
+   */
+  async restart(): Promise<{ started: Promise<void> }> {
+    if (this.#disabled) throw new DriverError('SMAP_DRIVER_DISABLED', this.path, `driver ${this.path} (${this.label}) is disabled; enable it first`)
+    await this.#busy
+    this.#restartTimer?.cancel()
+    this.#restartTimer = undefined
+    this.#nextAttempt = undefined
+    this.#failures = []
+    const wasActive = this.state !== 'failed' && this.state !== 'loaded' && this.state !== 'stopped'
+    this.state = 'stopping'
+    await this.#halt(wasActive && this.#setupDone)
+    this.restarts++
+    this.#host.info('restarted on request')
+    return { started: this.setup().then((ok) => (ok ? this.start() : undefined)) }
+  }
+
+  /** Turns it off (stopping it) or on again; `enable` does not start it: the host does. */
+  async setDisabled(disabled: boolean): Promise<void> {
+    if (disabled === this.#disabled) return
+    this.#disabled = disabled
+    if (disabled) {
+      if (this.state === 'stopped' || this.state === 'loaded') this.state = 'disabled'
+      else {
+        this.#restartTimer?.cancel()
+        this.#restartTimer = undefined
+        this.#nextAttempt = undefined
+        this.state = 'stopping'
+        await this.#busy
+        await this.#halt(this.#setupDone)
+        await this.#state.close()
+        this.state = 'disabled'
+      }
+    } else {
+      this.#failures = []
+      this.state = this.#setupDone ? 'ready' : 'loaded'
+    }
+    this.#env.onChange?.(this)
   }
 
   /** `ctx.periodic`: a job of the current generation, whose failures restart the driver. */
@@ -376,7 +385,7 @@ export class DriverInstance implements ContextOwner {
   }
 
   #fail(phase: string, err: unknown, generation: number): void {
-    if (generation !== this.#generation || this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return
+    if (generation !== this.#generation || this.#disabled || this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return
     this.#env.onFailure?.(this.path, phase, err)
     const now = this.clock.now()
     const message = err instanceof Error ? err.message : String(err)
@@ -385,7 +394,7 @@ export class DriverInstance implements ContextOwner {
     // a crash loop rests for a long while, then is tried again: a device that was away for a
     // minute must not leave its driver stopped until someone restarts smap
     const giveUp = this.#failures.length >= this.#sup.crashLimit
-    const delay = giveUp ? this.#sup.failedRetryMs : this.#backoff(this.#failures.length)
+    const delay = giveUp ? this.#sup.failedRetryMs : backoffDelay(this.#sup, this.#failures.length)
     this.#host.error(
       giveUp
         ? `failed in ${phase} ${this.#failures.length} times within ${this.#sup.crashWindowMs / 1000} s; it rests and is tried again in ${formatDelay(delay)}`
@@ -408,12 +417,6 @@ export class DriverInstance implements ContextOwner {
     })
   }
 
-  #backoff(failures: number): number {
-    const cap = Math.min(this.#sup.maxBackoffMs, this.#sup.backoffMs * 2 ** (failures - 1))
-    // "equal jitter": at least half the delay, so a crash loop still slows down
-    return cap / 2 + Math.random() * (cap / 2)
-  }
-
   /** @internal The section's `Metadata/*` over what the driver set (after setup, and after a worker ran it again). */
   applySectionMetadata(): void {
     const entries = flattenMetadata(this.source.metadata)
@@ -427,8 +430,4 @@ export class DriverInstance implements ContextOwner {
       if (overrides.length > 0) this.tree.setMetadata(r.path, Object.fromEntries(overrides))
     }
   }
-}
-
-function formatDelay(ms: number): string {
-  return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${(ms / 1000).toFixed(1)} s`
 }

@@ -3,6 +3,7 @@ import { smapError } from '../errors.js'
 import type { Collection } from '../tree/collection.js'
 import { isWithin, normalizePath } from '../tree/path.js'
 import { checkDriverOptions, parseDriverDefinition } from './definition.js'
+import type { DisabledFile } from './disabled-file.js'
 import { DriverInstance, type DriverEnv, type DriverSource, type DriverStatus, type SupervisionOptions } from './driver-instance.js'
 import type { ActuatorPoint } from './actuator-point.js'
 import { isolate } from './isolate.js'
@@ -11,10 +12,14 @@ import { isolate } from './isolate.js'
 export class DriverHost {
   readonly #env: DriverEnv
   readonly #drivers = new Map<string, DriverInstance>()
+  readonly #disabled: DisabledFile | undefined
   #started = false
+  #control: Promise<unknown> = Promise.resolve()
 
-  constructor(env: DriverEnv) {
+  /** `disabled` keeps which drivers an operator turned off; without it, a disable lasts until the process ends. */
+  constructor(env: DriverEnv, disabled?: DisabledFile) {
     this.#env = env
+    this.#disabled = disabled
   }
 
   /** Drivers by the path they are attached at. */
@@ -46,13 +51,22 @@ export class DriverHost {
     const driver = (self.driver = new DriverInstance(this.#env, p, run, parsed, { ...source, rawOptions, metadata: source.metadata ?? {} }, source))
     coll._owner = driver
     this.#drivers.set(p, driver)
-    if (this.#started) void driver.setup().then((ok) => (ok ? driver.start() : undefined))
+    if (this.#started) {
+      const off = this.#disabled?.get(p) ? driver.setDisabled(true) : Promise.resolve()
+      void off.then(() => driver.setup()).then((ok) => (ok ? driver.start() : undefined))
+    }
     return driver
   }
 
   /** Sets up every driver, then runs `between` (reporting starts there), then starts those whose setup succeeded. */
   async start(between: () => Promise<void>): Promise<void> {
     this.#started = true
+    if (this.#disabled) {
+      // a disabled driver is set up (its streams show, stale) and not started
+      const { damaged } = await this.#disabled.read()
+      if (damaged) this.#env.logger.error(damaged)
+      for (const d of this.#drivers.values()) if (this.#disabled.get(d.path)) await d.setDisabled(true)
+    }
     const drivers = [...this.#drivers.values()]
     const ready = await Promise.all(drivers.map((d) => d.setup()))
     await between()
@@ -63,6 +77,42 @@ export class DriverHost {
   async stop(): Promise<void> {
     this.#started = false
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()))
+  }
+
+  /**
+   * Restarts the driver at `path` now, its backoff reset; resolves once the
+   * old run has stopped (the new one is starting). Refused while the source
+   * is not running, and for a disabled driver.
+   */
+  restart(path: string): Promise<DriverInstance> {
+    return this.#controlled(path, async (d) => {
+      if (!this.#started) throw smapError('SMAP_DRIVER_NOT_RUNNING', `the drivers of this source are not running (it is starting or stopping); try again in a moment`)
+      const { started } = await d.restart()
+      void started
+    })
+  }
+
+  /** Disables the driver at `path` (stopping it) or enables it (starting it); kept across restarts. `by` is who, as `via:name`. */
+  setDisabled(path: string, disabled: boolean, by: string): Promise<DriverInstance> {
+    return this.#controlled(path, async (d) => {
+      if (d.disabled === disabled) return
+      try {
+        await this.#disabled?.set(path, disabled ? { since: Date.now(), by } : undefined)
+      } catch (err) {
+        throw smapError('SMAP_DRIVERS_FILE', `cannot save ${this.#disabled?.file ?? 'the disabled drivers'} (${(err as Error).message}); driver ${path} was left ${disabled ? 'enabled' : 'disabled'}`, { cause: err })
+      }
+      await d.setDisabled(disabled)
+      if (!disabled && this.#started) void d.setup().then((ok) => (ok ? d.start() : undefined))
+    })
+  }
+
+  /** One control at a time, in the order asked. */
+  #controlled(path: string, work: (d: DriverInstance) => Promise<void>): Promise<DriverInstance> {
+    const d = this.#drivers.get(path)
+    if (!d) return Promise.reject(smapError('SMAP_PATH_NOT_FOUND', `no driver is attached at ${path}`))
+    const run = this.#control.then(() => work(d)).then(() => d)
+    this.#control = run.catch(() => {})
+    return run
   }
 
   /** The actuator point at a full path, if a driver declared one there. */
