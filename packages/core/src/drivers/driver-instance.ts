@@ -294,7 +294,7 @@ export class DriverInstance implements ContextOwner {
    * has stopped; `started` resolves when the start is done.
    */
   async restart(): Promise<{ started: Promise<void> }> {
-    if (this.#disabled) throw new DriverError('SMAP_DRIVER_DISABLED', this.path, `driver ${this.path} (${this.label}) is disabled; enable it first`)
+    if (this.#disabled) throw new DriverError('SMAP_DRIVER_DISABLED', this.path, `driver ${this.path} (${this.label}) is disabled; enable it first with PUT /drivers${this.path === '/' ? '/+' : this.path}?enabled=true`)
     await this.#busy
     this.#restartTimer?.cancel()
     this.#restartTimer = undefined

@@ -6,14 +6,22 @@ import { ActuationError, httpStatus, SmapError } from '../errors.js'
 import type { SmapInstance } from '../instance.js'
 import { mountActuation, WRITABLE } from './actuate.js'
 import { mountData } from './data.js'
+import { mountDrivers } from './drivers.js'
+import { mountEvents, type EventsOptions } from './events.js'
 import { mountJobs } from './jobs.js'
 import { mountReports } from './reports.js'
 
 const MAX_BODY_BYTES = 1024 * 1024
 const MAX_URL_LENGTH = 8 * 1024
 
+/** Options of `createApp`. */
+export interface AppOptions {
+  /** How `GET /events` paces and bounds its streams. */
+  events?: EventsOptions
+}
+
 /** The sMAP HTTP profile for an instance, as a hono app. */
-export function createApp(inst: SmapInstance): Hono {
+export function createApp(inst: SmapInstance, options: AppOptions = {}): Hono {
   const app = new Hono()
 
   const limitBody = bodyLimit({
@@ -30,7 +38,9 @@ export function createApp(inst: SmapInstance): Hono {
   })
 
   app.get('/', (c) => c.json({ Contents: inst.actuation.any ? ['data', 'reports', 'jobs'] : ['data', 'reports'] }))
-  app.get('/status', async (c) => c.json(await inst.status()))
+  const events = mountEvents(app, inst, options.events)
+  app.get('/status', async (c) => c.json({ ...(await inst.status()), events: events.status() }))
+  mountDrivers(app, inst)
   mountReports(app, inst)
   mountJobs(app, inst)
   mountActuation(app, inst)

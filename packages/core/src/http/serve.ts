@@ -8,6 +8,7 @@ import { parsePort } from '../config/values.js'
 import { smapError } from '../errors.js'
 import type { ServerSettings, SmapInstance } from '../instance.js'
 import { createApp } from './app.js'
+import type { EventsOptions } from './events.js'
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -17,6 +18,8 @@ export interface ServeOptions {
   host?: string
   /** HTTPS port; 0 picks a free one. Default: the instance's `[server] TlsPort` (no HTTPS without it). */
   tlsPort?: number
+  /** How `GET /events` paces and bounds its streams. */
+  events?: EventsOptions
 }
 
 /** A running server. */
@@ -72,7 +75,7 @@ export async function serve(inst: SmapInstance, options: ServeOptions = {}): Pro
   if (!plain && tlsPort === undefined) throw smapError('SMAP_SERVE_INVALID', 'plain HTTP is off (Http = false in [server]) and no TlsPort is set: nothing would listen')
   if (!plain && options.port !== undefined) throw smapError('SMAP_SERVE_INVALID', `plain HTTP is off (Http = false in [server]), so there is no HTTP port to set to ${options.port}; leave it out (or --port), or remove Http = false`)
   const tls = tlsPort === undefined ? undefined : await tlsOptions(settings)
-  const app = createApp(inst)
+  const app = createApp(inst, { events: options.events })
   // a client that opens connections and sends nothing (or slowly) must not use up the file
   // descriptors the outboxes need: at most MaxConnections at once, and each must finish its headers soon
   const limits = { headersTimeout: 10_000, requestTimeout: 30_000 }
