@@ -25,7 +25,7 @@ describe('GET /events', () => {
   let server: SmapServer
   const clients: SseClient[] = []
   const crash = { next: false }
-  const status = async (): Promise<{ events: { open: number; dropped: number; limitBytes: number; peakBufferedBytes: number } }> => (await fetch(`${server.url}/status`)).json()
+  const status = async (): Promise<{ events: { open: number; dropped: number; limitBytes: number; peakBufferedBytes: number } }> => (await fetch(`${server.url}/status`)).json() as never
   const open = async (query: string): Promise<SseClient> => {
     const c = await openSse(`${server.url}/events${query}`)
     clients.push(c)
@@ -135,7 +135,7 @@ describe('GET /events', () => {
     for (const bad of ['a/b', '/a/../b', '/a b', '/a/+/c']) {
       const res = await fetch(`${server.url}/events?resource=${encodeURIComponent(bad)}`)
       expect(res.status).toBe(400)
-      expect((await res.json()).error).toMatch(/^resource=".*" is not a path: give a path like \/a\/b, or a subtree like \/a\/\+/)
+      expect(((await res.json()) as { error: string }).error).toMatch(/^resource=".*" is not a path: give a path like \/a\/b, or a subtree like \/a\/\+/)
     }
     const post = await fetch(`${server.url}/events`, { method: 'POST' })
     expect(post.status).toBe(405)

@@ -32,6 +32,8 @@ export function mountDrivers(app: Hono, inst: SmapInstance): void {
     try {
       path = normalizePath(rest)
     } catch {
+      // `/+/restart`: the root driver's, which the caller looks up next
+      if (rest === '/+/restart') return undefined
       throw new HTTPException(400, { message: `${rest.slice(0, 100)} is not a driver path: give the path the driver is attached at, e.g. /drivers/thermostat (the root driver is /drivers/+)` })
     }
     return path !== '/' && inst.drivers.has(path) ? path : undefined
