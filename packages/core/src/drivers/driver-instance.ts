@@ -313,7 +313,8 @@ export class DriverInstance implements ContextOwner {
     if (disabled === this.#disabled) return
     this.#disabled = disabled
     if (disabled) {
-      if (this.state === 'stopped' || this.state === 'loaded') this.state = 'disabled'
+      // never started (or only set up): nothing to stop
+      if (this.state === 'stopped' || this.state === 'loaded' || this.state === 'ready') this.state = 'disabled'
       else {
         this.#restartTimer?.cancel()
         this.#restartTimer = undefined

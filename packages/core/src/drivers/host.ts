@@ -61,14 +61,16 @@ export class DriverHost {
   /** Sets up every driver, then runs `between` (reporting starts there), then starts those whose setup succeeded. */
   async start(between: () => Promise<void>): Promise<void> {
     this.#started = true
-    if (this.#disabled) {
-      // a disabled driver is set up (its streams show, stale) and not started
-      const { damaged } = await this.#disabled.read()
-      if (damaged) this.#env.logger.error(damaged)
-      for (const d of this.#drivers.values()) if (this.#disabled.get(d.path)) await d.setDisabled(true)
-    }
     const drivers = [...this.#drivers.values()]
+    // setups begin at once; a disabled driver is set up too (its streams show, stale), then not started
+    const reading = this.#disabled?.read()
+    reading?.catch(() => {}) // awaited below, after the setups
     const ready = await Promise.all(drivers.map((d) => d.setup()))
+    if (reading && this.#disabled) {
+      const { damaged } = await reading
+      if (damaged) this.#env.logger.error(damaged)
+      for (const d of drivers) if (this.#disabled.get(d.path)) await d.setDisabled(true)
+    }
     await between()
     await Promise.all(drivers.filter((_, i) => ready[i]).map((d) => d.start()))
   }
