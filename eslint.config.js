@@ -37,12 +37,12 @@ export default tseslint.config(
   },
   {
     // type-aware: a promise nobody awaits loses its error
-    files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'examples/*/src/**/*.ts'],
+    files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts', 'packages/core/web/src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'examples/*/src/**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: { '@typescript-eslint/no-floating-promises': 'error' },
   },
   {
-    files: ['packages/*/src/**/*.ts'],
+    files: ['packages/*/src/**/*.ts', 'packages/core/web/src/**/*.ts'],
     rules: { 'max-lines': ['error', { max: 450, skipBlankLines: false, skipComments: false }] },
   },
   { files: ['packages/sdk/src/**'], rules: restrict(['@smap/core', '@smap/cli', '@smap/testing'], '@smap/sdk is the plugin contract and depends on no runtime') },

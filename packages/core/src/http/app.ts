@@ -9,6 +9,7 @@ import { mountData } from './data.js'
 import { mountDrivers } from './drivers.js'
 import { mountEvents, type EventsOptions } from './events.js'
 import { mountJobs } from './jobs.js'
+import { mountPage, wantsPage } from './page.js'
 import { mountReports } from './reports.js'
 
 const MAX_BODY_BYTES = 1024 * 1024
@@ -37,7 +38,12 @@ export function createApp(inst: SmapInstance, options: AppOptions = {}): Hono {
     return c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)
   })
 
-  app.get('/', (c) => c.json({ Contents: inst.actuation.any ? ['data', 'reports', 'jobs'] : ['data', 'reports'] }))
+  // a browser gets the live view, everyone else the profile's root
+  const page = mountPage(app)
+  app.get('/', (c) => {
+    c.header('Vary', 'Accept')
+    return wantsPage(c) ? page.index(c) : c.json({ Contents: inst.actuation.any ? ['data', 'reports', 'jobs'] : ['data', 'reports'] })
+  })
   const events = mountEvents(app, inst, options.events)
   app.get('/status', async (c) => c.json({ ...(await inst.status()), events: events.status() }))
   mountDrivers(app, inst)
