@@ -11,6 +11,8 @@ const run = promisify(execFile)
 
 /** A namespace and its two addresses; `fetchFrom` runs a client inside it. */
 export interface Netns {
+  /** The namespace's name, for `ip netns exec NAME ...`. */
+  name: string
   /** The host side's address: bind the server here. */
   hostIp: string
   /** The client's address inside the namespace, as the server sees it. */
@@ -81,6 +83,7 @@ export function createNetns(dir: string): Netns | { refused: string } {
   const script = join(dir, 'netns-client.mjs')
   writeFileSync(script, CLIENT)
   return {
+    name: ns,
     hostIp,
     clientIp,
     async fetchFrom(url, o = {}) {
