@@ -49,20 +49,43 @@ function filesOf(inst: SmapInstance, spec: DevChildSpec, modules: string[]): str
   return files
 }
 
-/** Prints a driver's state whenever it changes (the host keeps it in a field; a look every 50 ms catches every state that lasts). */
+/** How long a state must last to be printed: the blips between two (`ready`, `starting`, ~1 ms each) would only be noise. */
+const SETTLE_MS = 50
+
+/**
+ * Prints a driver's state once it has lasted SETTLE_MS, as the instance
+ * tells each change (a change of health or `disabled` alone prints nothing).
+ * Returns the function that stops listening and prints the states still
+ * settling, such as `stopped` at the end. Its timers are unref'd, so they
+ * keep nothing alive.
+ */
 function watchStates(inst: SmapInstance, out: DevOutput): () => void {
-  const seen = new Map<string, string>()
-  const look = (): void => {
-    for (const [path, d] of inst.drivers) {
-      if (seen.get(path) === d.state) continue
-      seen.set(path, d.state)
-      if (d.state !== 'loaded') out.state(path, d.state)
-    }
+  const printed = new Map<string, string>()
+  const settling = new Map<string, { state: string; timer: NodeJS.Timeout }>()
+  const print = (path: string, state: string): void => {
+    printed.set(path, state)
+    if (state !== 'loaded') out.state(path, state)
   }
-  const timer = setInterval(look, 50)
+  for (const [path, d] of inst.drivers) print(path, d.state)
+  const off = inst.onDriverChange((path, { state }) => {
+    const pending = settling.get(path)
+    if (pending?.state === state) return
+    clearTimeout(pending?.timer)
+    settling.delete(path)
+    if (printed.get(path) === state) return
+    const timer = setTimeout(() => {
+      settling.delete(path)
+      print(path, state)
+    }, SETTLE_MS).unref()
+    settling.set(path, { state, timer })
+  })
   return () => {
-    clearInterval(timer)
-    look()
+    off()
+    for (const [path, { state, timer }] of settling) {
+      clearTimeout(timer)
+      print(path, state)
+    }
+    settling.clear()
   }
 }
 

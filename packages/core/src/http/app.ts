@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ActuationError, httpStatus, SmapError } from '../errors.js'
 import type { SmapInstance } from '../instance.js'
+import { mountAccess } from './access.js'
 import { mountActuation, WRITABLE } from './actuate.js'
 import { mountData } from './data.js'
 import { mountDrivers } from './drivers.js'
@@ -47,6 +48,7 @@ export function createApp(inst: SmapInstance, options: AppOptions = {}): Hono {
   const events = mountEvents(app, inst, options.events)
   app.get('/status', async (c) => c.json({ ...(await inst.status()), events: events.status() }))
   mountDrivers(app, inst)
+  mountAccess(app, inst)
   mountReports(app, inst)
   mountJobs(app, inst)
   mountActuation(app, inst)
