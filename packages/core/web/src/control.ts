@@ -2,6 +2,9 @@ import { dataUrl, request } from './api.js'
 import { h, value } from './format.js'
 import type { Stream } from './model.js'
 
+/** Sent on the document when the page itself added readings (a write's answer), so they are drawn at once. */
+export const READINGS = 'smap-readings'
+
 /** What the page may do, from `GET /access`. */
 export interface Access {
   allowed: boolean
@@ -45,7 +48,10 @@ export function control(s: Stream): Control | undefined {
     inputs.forEach((i) => (i.disabled = !allowed))
     if (res.ok) {
       const reached = res.body.State ?? res.body.Reading?.[1]
-      if (res.body.Reading) s.add([res.body.Reading])
+      if (res.body.Reading) {
+        s.add([res.body.Reading])
+        document.dispatchEvent(new Event(READINGS))
+      }
       out.className = 'result ok'
       out.textContent = `now ${s.label(reached) ?? value(reached)}${s.unit && s.actuator?.Model.startsWith('continuous') ? ` ${s.unit}` : ''}`
     } else {

@@ -1,7 +1,7 @@
 import 'uplot/dist/uPlot.min.css'
 import './style.css'
 import { request, setToken, token } from './api.js'
-import type { Access } from './control.js'
+import { READINGS, type Access } from './control.js'
 import { Detail } from './detail.js'
 import { DriversView, type DriverStatus } from './drivers.js'
 import { h } from './format.js'
@@ -157,6 +157,7 @@ document.body.append(
   detail.el,
 )
 
+document.addEventListener(READINGS, schedule)
 setInterval(() => {
   view.draw()
   detail.draw()

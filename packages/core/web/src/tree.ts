@@ -156,7 +156,7 @@ export class TreeView {
     const spark = h('span', { class: 'spark', 'aria-hidden': 'true' })
     const ctl = control(s)
     ctl?.permit(this.#access)
-    const el = h('li', { class: 'stream', 'data-path': s.path }, name, val, ago, spark, ctl?.el ?? h('span', { class: 'control' }))
+    const el = h('li', { class: s.actuator ? 'stream actuator' : 'stream', 'data-path': s.path }, name, val, ago, spark, ctl?.el ?? h('span', { class: 'control' }))
     if (s.description) el.title = s.description
     s.dirty = true
     this.#rows.set(s.path, { s, el, value: val, age: ago, chart: undefined, spark, control: ctl, ageText: '' })
