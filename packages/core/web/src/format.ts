@@ -2,6 +2,8 @@
 
 /** "12 s ago", "3 min ago", "2 h ago", "4 d ago"; "in 5 s" for a time ahead. */
 export function age(ms: number): string {
+  // a reading a little ahead of the page's idea of the server's clock is news, not the future
+  if (ms < 0 && ms > -5000) ms = 0
   const ahead = ms < 0
   const s = Math.round(Math.abs(ms) / 1000)
   const text = s < 90 ? `${s} s` : s < 90 * 60 ? `${Math.round(s / 60)} min` : s < 36 * 3600 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`
