@@ -2,6 +2,7 @@
 // 10,000 streams, then a client that is not this machine.
 import { once } from 'node:events'
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -167,6 +168,25 @@ describe.skipIf(CHROMIUM === undefined)('the live view, on the demo (examples/de
     await page.close()
   })
 
+  it('works from the keyboard: collections open and close, a stream opens full size and Escape closes it', async () => {
+    const { page } = await open(browser, url)
+    const twisty = page.locator('li.collection[data-path="/thermostat"] > button.twisty')
+    await page.locator('li.stream[data-path="/thermostat/fan"]').waitFor()
+    await twisty.focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.locator('li.stream[data-path^="/thermostat/"]').count()).toBe(0)
+    expect(await twisty.getAttribute('aria-expanded')).toBe('false')
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { className: string } } }).document.activeElement.className)).toBe('twisty')
+    await page.keyboard.press('Space')
+    await page.locator('li.stream[data-path="/thermostat/fan"]').waitFor()
+    await page.keyboard.press('Tab') // to the first stream's name
+    await page.keyboard.press('Enter')
+    await page.locator('dialog.detail h2').filter({ hasText: '/thermostat/temperature' }).waitFor()
+    await page.keyboard.press('Escape')
+    await page.locator('dialog.detail').waitFor({ state: 'hidden' })
+    await page.close()
+  })
+
   it("shows a failing report's error and backlog, on a phone too; saves a screenshot", async () => {
     const { page } = await open(browser, url)
     const report = page.locator('article.report')
@@ -188,6 +208,56 @@ describe.skipIf(CHROMIUM === undefined)('the live view, on the demo (examples/de
     expect(await height()).toBe(h0)
     await phone.page.screenshot({ path: join(ARTIFACTS, 'live-view-phone.png'), fullPage: true })
     await phone.page.close()
+    await page.close()
+  })
+})
+
+describe.skipIf(CHROMIUM === undefined)('the live view: dead letters', () => {
+  let dir: string
+  let server: SmapServer
+  let job: PeriodicJob
+  let browser: Browser
+  let receiver: ReturnType<typeof createHttpServer>
+  let refuse = true
+  let received = 0
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-view-dead-'))
+    // a receiver that refuses every batch with a 400 (so it is set aside as a dead letter) until told otherwise
+    receiver = createHttpServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        if (!refuse) received++
+        res.writeHead(refuse ? 400 : 200, { 'Content-Type': 'text/plain' }).end(refuse ? 'bad batch' : 'ok')
+      })
+    }).listen(0, '127.0.0.1')
+    await once(receiver, 'listening')
+    const inst = new SmapInstance('75503ac2-abf0-11e0-b7d6-0026bb56ec92', { server: { dataDir: dir }, logger: quiet })
+    inst.addTimeseries('/meter', 'meter', 'kW', { readingType: 'double' })
+    await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/add` })
+    let n = 0
+    job = periodic(() => inst.add('/meter', n++), 0.2)
+    server = await serve(inst, { port: 0 })
+    browser = await launch(CHROMIUM as string)
+  }, 90_000)
+  afterAll(async () => {
+    await browser?.close()
+    await job?.stop()
+    await server?.close()
+    receiver?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('shows the dead letters and replays them when the receiver takes them again', async () => {
+    const { page } = await open(browser, server.url)
+    const report = page.locator('article.report')
+    await report.locator('.last-error').filter({ hasText: /400/ }).waitFor({ timeout: 10_000 })
+    const replay = report.locator('button.replay')
+    await replay.filter({ hasText: /^Replay \d+ dead letters?$/ }).waitFor({ timeout: 10_000 })
+    refuse = false
+    await replay.click()
+    await report.locator('output.result.ok').filter({ hasText: /^\d+ queued again$/ }).waitFor()
+    await expect.poll(() => received, { timeout: 10_000 }).toBeGreaterThan(0)
+    await report.locator('.facts').filter({ hasText: /last delivered \d+ s ago/ }).waitFor({ timeout: 10_000 })
     await page.close()
   })
 })
