@@ -1,5 +1,6 @@
 import { dataUrl, request } from './api.js'
-import { h, value } from './format.js'
+import { h } from './dom.js'
+import { value } from './format.js'
 import type { Stream } from './model.js'
 
 /** Sent on the document when the page itself added readings (a write's answer), so they are drawn at once. */

@@ -1,7 +1,8 @@
 import { dataUrl, request } from './api.js'
 import { fullChart, type Chart } from './chart.js'
 import { control, type Access, type Control } from './control.js'
-import { age, clock, h } from './format.js'
+import { h } from './dom.js'
+import { age, clock } from './format.js'
 import type { ResourceJson, Stream } from './model.js'
 
 /**

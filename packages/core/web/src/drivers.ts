@@ -1,6 +1,7 @@
 import { driverUrl, request } from './api.js'
 import type { Access } from './control.js'
-import { age, h } from './format.js'
+import { h } from './dom.js'
+import { age } from './format.js'
 
 /** A driver's status, as `/status` and `GET /drivers` have it. */
 export interface DriverStatus {

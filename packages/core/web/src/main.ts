@@ -4,9 +4,9 @@ import { request, setToken, token } from './api.js'
 import { READINGS, type Access } from './control.js'
 import { Detail } from './detail.js'
 import { DriversView, type DriverStatus } from './drivers.js'
-import { h } from './format.js'
+import { h } from './dom.js'
 import { Live } from './live.js'
-import { buildTree, type ResourceJson, type Tree } from './model.js'
+import { buildTree, KEEP, KEEP_HIDDEN, type ResourceJson, type Tree } from './model.js'
 import { ReportsView, type ReportStatus } from './reports.js'
 import { OPEN_ALL, TreeView } from './tree.js'
 
@@ -39,9 +39,10 @@ const live = new Live({
   },
   readings: (batch) => {
     let unknown = false
+    const big = (tree?.root.count ?? 0) > OPEN_ALL
     for (const [path, { Readings }] of Object.entries(batch)) {
       const s = tree?.streams.get(path)
-      if (s) s.add(Readings)
+      if (s) s.add(Readings, big && !view.has(path) && detail.stream !== s ? KEEP_HIDDEN : KEEP)
       else unknown = true
     }
     if (unknown) reloadSoon()

@@ -19,6 +19,8 @@ export type Actuator =
 
 /** The readings the page keeps per stream: enough for a chart of the last minutes. */
 export const KEEP = 600
+/** What a stream that is not on screen keeps of a big tree: its latest readings, so 10,000 streams cost little. */
+export const KEEP_HIDDEN = 20
 
 export class Stream {
   readonly times: number[] = []
@@ -39,8 +41,8 @@ export class Stream {
     readonly search: string,
   ) {}
 
-  /** Adds readings in time order, dropping any already kept and the oldest past KEEP. */
-  add(readings: ReadonlyArray<readonly [number, unknown]>): void {
+  /** Adds readings in time order, dropping any already kept and the oldest past `keep`. */
+  add(readings: ReadonlyArray<readonly [number, unknown]>, keep = KEEP): void {
     for (const [t, v] of readings) {
       const last = this.times[this.times.length - 1]
       if (last !== undefined && t <= last) {
@@ -51,9 +53,9 @@ export class Stream {
       this.times.push(t)
       this.values.push(v)
     }
-    if (this.times.length > KEEP) {
-      this.times.splice(0, this.times.length - KEEP)
-      this.values.splice(0, this.values.length - KEEP)
+    if (this.times.length > keep) {
+      this.times.splice(0, this.times.length - keep)
+      this.values.splice(0, this.values.length - keep)
     }
     this.dirty = true
   }

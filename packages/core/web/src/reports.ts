@@ -1,6 +1,7 @@
 import { request } from './api.js'
 import type { Access } from './control.js'
-import { age, h } from './format.js'
+import { h } from './dom.js'
+import { age } from './format.js'
 
 interface Channel {
   locations: string[]

@@ -1,6 +1,7 @@
 import { sparkline, type Chart } from './chart.js'
 import { control, type Access, type Control } from './control.js'
-import { age, h } from './format.js'
+import { h } from './dom.js'
+import { age } from './format.js'
 import type { Collection, Stream, Tree } from './model.js'
 
 /** Trees up to this many streams open fully at first; larger ones show the root's children. */
@@ -66,6 +67,11 @@ export class TreeView {
   set access(access: Access) {
     this.#access = access
     for (const r of this.#rows.values()) r.control?.permit(access)
+  }
+
+  /** Whether the stream at `path` is on screen. */
+  has(path: string): boolean {
+    return this.#rows.has(path)
   }
 
   /** The streams on screen. */
