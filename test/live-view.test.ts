@@ -210,6 +210,24 @@ describe.skipIf(CHROMIUM === undefined)('the live view, on the demo (examples/de
     await phone.page.close()
     await page.close()
   })
+
+  // last: it restarts the demo's source
+  it('says when the source is away and is live again when it is back, on the same address', async () => {
+    const { page } = await open(browser, url)
+    await page.locator('.live[data-state="live"]').waitFor()
+    source.child.kill('SIGKILL')
+    await source.exited
+    await page.locator('.live[data-state="down"]').waitFor({ timeout: 10_000 })
+    const port = new URL(url).port
+    await writeFile(join(dir, 'conf.ini'), (await readFile(join(dir, 'conf.ini'), 'utf8')).replace('Port = 0', `Port = ${port}`))
+    source = start(SMAP_BIN, ['run', 'conf.ini'], { cwd: dir })
+    await source.waitFor(/at http:\/\/127\.0\.0\.1:\d+\/data/)
+    await page.locator('.live[data-state="live"]').waitFor({ timeout: 10_000 })
+    const row = page.locator('li.stream[data-path="/instrument0/sensor0"] .value')
+    const before = await row.textContent()
+    await expect.poll(() => row.textContent(), { timeout: 5000 }).not.toBe(before)
+    await page.close()
+  })
 })
 
 describe.skipIf(CHROMIUM === undefined)('the live view: dead letters', () => {

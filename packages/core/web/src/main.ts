@@ -34,6 +34,8 @@ const view = new TreeView({
 const live = new Live({
   hello: (hello) => {
     offset = hello.time - Date.now()
+    // back after the source was away: it may have restarted with another tree or other tokens
+    if (liveState.dataset.state === 'down' || liveState.dataset.state === 'dropped') void Promise.all([loadTree(), loadAccess(), loadStatus()])
     for (const [path, status] of Object.entries(hello.drivers)) drivers.update(path, status)
     rootId.textContent = hello.root
   },
