@@ -18,6 +18,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { serve, SmapInstance } from '@smap/core'
 import { findChromium } from '../test/_browser.js'
@@ -29,10 +30,10 @@ const STREAMS = COLLECTIONS * PER_COLLECTION
 /** Readings are added in slices this often, so that each stream gets one a second. */
 const SLICE_MS = 100
 /** After a page loaded, before its first round: the big GET /data/+ and its garbage are behind us. */
-const LOAD_SETTLE_MS = 3000
+const LOAD_SETTLE_MS = 2500
 /** After the view changed (the page reconnects its event stream 250 ms later), or a client opened. */
-const SETTLE_MS = 2000
-const ROUND_MS = 5000
+const SETTLE_MS = 1500
+const ROUND_MS = 4000
 const ROUNDS = 3
 const HOST = '127.0.0.1'
 /** The collection a page opens; a filter that shows 500 rows (every stream matches, the first 500 are shown); one that shows 100 rows in 100 collections. */
@@ -124,19 +125,24 @@ interface Tab extends Client {
   page: Page
   /** GET /events requests the page made so far. */
   opened: number
+  /** Other requests it made so far (GET /data/+, /access, /status, its files). */
+  requests: number
   errors: string[]
 }
 
 async function openTab(browser: Browser): Promise<Tab> {
   const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 900 } })
   const page = await context.newPage()
-  const tab: Tab = { page, eventBytes: 0, follows: '', opened: 0, errors: [], close: () => context.close() }
+  const tab: Tab = { page, eventBytes: 0, follows: '', opened: 0, requests: 0, errors: [], close: () => context.close() }
   page.on('pageerror', (e) => tab.errors.push(e.message))
   const cdp = await context.newCDPSession(page)
   const streams = new Set<string>()
   cdp.on('Network.requestWillBeSent', (e) => {
     const u = new URL(e.request.url)
-    if (u.pathname !== '/events') return
+    if (u.pathname !== '/events') {
+      tab.requests++
+      return
+    }
     streams.add(e.requestId)
     tab.opened++
     tab.follows = decodeURIComponent(u.search.slice(1))
@@ -221,6 +227,10 @@ interface Sample {
   follows: string
   /** Event streams the server has open (/status), after the round. */
   open: number
+  /** Pages or plain clients measured. */
+  clients: number
+  /** Requests other than GET /events per page, over the round. */
+  requests: number
 }
 
 interface Load {
@@ -238,6 +248,9 @@ const SETTINGS = [
   'plain client, /+',
 ] as const
 type Setting = (typeof SETTINGS)[number]
+
+const kib = (bytes: number): string => (bytes >= 10 * 1024 ? `${(bytes / 1024).toFixed(0)} KiB` : `${bytes.toFixed(0)} B`)
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 
 async function sizes(url: string): Promise<string> {
   const parts: string[] = []
@@ -258,13 +271,14 @@ async function sizes(url: string): Promise<string> {
   }
   const data = await fetch(`${url}/data/+`, { headers: { Accept: 'application/json', 'Accept-Encoding': 'gzip' } })
   const body = await data.arrayBuffer()
-  return `${parts.join(', ')}; together ${raw} B (gzip ${gz} B); then GET /data/+ ${(body.byteLength / 1024).toFixed(0)} KiB, ${data.headers.get('content-encoding') ?? 'not compressed'}`
+  const encoding = data.headers.get('content-encoding')
+  // what gzip would make of it, computed here when the server sends it as it is
+  const gzipped = encoding === null ? `, ${kib(gzipSync(Buffer.from(body)).byteLength)} gzipped here` : ''
+  return `${parts.join(', ')}; together ${raw} B (gzip ${gz} B); then GET /data/+ ${kib(body.byteLength)} ${encoding ?? `not compressed though asked for gzip${gzipped}`}`
 }
 
-const kib = (bytes: number): string => (bytes >= 10 * 1024 ? `${(bytes / 1024).toFixed(0)} KiB` : `${bytes.toFixed(0)} B`)
-const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
-
 async function main(): Promise<void> {
+  const start = performance.now()
   const found = findChromium()
   if (!('path' in found)) {
     console.log(`page: skipped, ${found.missing}`)
@@ -290,9 +304,11 @@ async function main(): Promise<void> {
 
     const measure = async (setting: Setting, measured: Client[], pages: Tab[]): Promise<string> => {
       const bytes0 = measured.map((c) => c.eventBytes)
+      const requests0 = pages.reduce((sum, t) => sum + t.requests, 0)
       const before = await usage(child)
       await sleep(ROUND_MS)
       const after = await usage(child)
+      const requests = pages.length === 0 ? 0 : (pages.reduce((sum, t) => sum + t.requests, 0) - requests0) / pages.length
       const seconds = (after.at - before.at) / 1000
       const cpu = (after.micros - before.micros) / 1e6 / seconds
       const bytes = measured.length === 0 ? 0 : measured.reduce((sum, c, i) => sum + c.eventBytes - (bytes0[i] as number), 0) / measured.length / seconds
@@ -307,6 +323,8 @@ async function main(): Promise<void> {
         rows,
         follows: [...new Set(measured.map((c) => c.follows))].join(' | ') || '-',
         open: status.events.open,
+        clients: measured.length,
+        requests,
       })
       return `${setting} ${(cpu * 1000).toFixed(0)}`
     }
@@ -330,10 +348,11 @@ async function main(): Promise<void> {
       await closeAll()
     }
 
-    // three blocks, each from a fresh start; each round in another order
+    // four blocks, each from a fresh start; each round in another order
     const blocks: Array<() => Promise<string[]>> = [
       async () => {
-        await sleep(SETTLE_MS)
+        // a little longer: what the clients before left (their garbage, closing sockets) is behind us
+        await sleep(LOAD_SETTLE_MS)
         return [await measure('no page', [], [])]
       },
       async () => {
@@ -354,7 +373,7 @@ async function main(): Promise<void> {
       },
       async () => {
         const tabs = await loadPages(3)
-        for (const t of tabs) await openCollection(t)
+        await Promise.all(tabs.map((t) => openCollection(t)))
         await sleep(SETTLE_MS)
         const out = [await measure(`3 pages, ${OPEN} open`, tabs, tabs)]
         await done(tabs)
@@ -383,7 +402,7 @@ async function main(): Promise<void> {
       const cpuMs = median(list.map((l) => l.cpuMs))
       console.log(`  ${name.padEnd(16)} ${wall.toFixed(0).padStart(5)} ms wall, ${cpuMs.toFixed(0).padStart(5)} ms server CPU, ${(cpuMs - base * wall).toFixed(0).padStart(5)} ms above the baseline`)
     }
-    console.log('server CPU per second (median of rounds), against the no-page baseline; per client: event-stream bytes/s, JS heap; what it follows:')
+    console.log('server CPU per second (median of rounds), against the no-page baseline; per client: event-stream bytes/s, JS heap, rows shown, other requests in the round; what it follows:')
     for (const setting of SETTINGS) {
       const list = samples.get(setting) ?? []
       const m = median(list.map((s) => s.cpu))
@@ -395,15 +414,15 @@ async function main(): Promise<void> {
       }
       const heap = median(list.map((s) => s.heap))
       const extra = [
-        `+${((m - base) * 1000).toFixed(0)} ms/s`,
+        `${m >= base ? '+' : ''}${((m - base) * 1000).toFixed(0)} ms/s${last.clients > 1 ? ` (${((m - base) * 1000 / last.clients).toFixed(1)} per page)` : ''}`,
         `${kib(median(list.map((s) => s.bytes)))}/s`,
-        ...(Number.isNaN(heap) ? [] : [`heap ${mib(heap)}`, `${last.rows} rows`]),
+        ...(Number.isNaN(heap) ? [] : [`heap ${mib(heap)}`, `${last.rows} rows`, `${median(list.map((s) => s.requests))} other requests`]),
         `${last.open} open`,
         `follows ${last.follows.length > 80 ? `${last.follows.slice(0, 77)}...` : last.follows}`,
       ]
       console.log(`${head}; ${extra.join(', ')}`)
     }
-    console.log(`(${((performance.now() - t0) / 1000).toFixed(0)} s of rounds)`)
+    console.log(`(${((performance.now() - start) / 1000).toFixed(0)} s in all, ${((performance.now() - t0) / 1000).toFixed(0)} s of rounds)`)
     if (errors.length > 0) console.log(`errors in the page: ${[...new Set(errors)].join('; ')}`)
   } finally {
     await closeAll()

@@ -137,6 +137,12 @@ describe('GET /events', () => {
       expect(res.status).toBe(400)
       expect(((await res.json()) as { error: string }).error).toMatch(/^resource=".*" is not a path: give a path like \/a\/b, or a subtree like \/a\/\+/)
     }
+    const many = (n: number): string => `${server.url}/events?${Array.from({ length: n }, (_, i) => `resource=%2Fb${i}`).join('&')}`
+    const tooMany = await fetch(many(257))
+    expect(tooMany.status).toBe(400)
+    expect(((await tooMany.json()) as { error: string }).error).toBe('at most 256 resource parameters, got 257; follow a common subtree (PATH/+) instead')
+    const enough = await fetch(many(256), { method: 'HEAD' })
+    expect(enough.status).toBe(200)
     const post = await fetch(`${server.url}/events`, { method: 'POST' })
     expect(post.status).toBe(405)
     expect(post.headers.get('allow')).toBe('GET, HEAD')

@@ -41,7 +41,7 @@ export interface EventsStatus {
 
 /** Readings of one stream kept within a tick. */
 const MAX_READINGS_PER_TICK = 256
-const MAX_RESOURCES = 64
+const MAX_RESOURCES = 256
 const encoder = new TextEncoder()
 
 /** One open event stream. */

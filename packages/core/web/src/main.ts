@@ -10,8 +10,9 @@ import { buildTree, KEEP, KEEP_HIDDEN, type ResourceJson, type Tree } from './mo
 import { ReportsView, type ReportStatus } from './reports.js'
 import { OPEN_ALL, TreeView } from './tree.js'
 
-/** `GET /events` takes up to 64 resources; past that the page follows everything. */
-const MAX_RESOURCES = 64
+/** `GET /events` takes up to 256 resources in a URL of up to 8 KB; past that the page follows everything. */
+const MAX_RESOURCES = 256
+const MAX_QUERY = 6000
 const STATUS_EVERY_MS = 5000
 
 let offset = 0
@@ -65,7 +66,16 @@ function follow(): void {
   for (const s of view.shown) parents.add(s.path.slice(0, s.path.lastIndexOf('/')) || '/')
   const open = detail.stream
   if (open) parents.add(open.path)
-  live.follow(parents.size === 0 ? ['/'] : parents.size > MAX_RESOURCES ? ['/+'] : [...parents].sort())
+  if (parents.size === 0) return live.follow(['/'])
+  const streams = [...view.shown.map((s) => s.path), ...(open ? [open.path] : [])]
+  // whole collections if they fit in one request, else the streams on screen one by one, else everything
+  const pick = [[...parents], streams].find((list) => fits(list))
+  live.follow(pick ? [...new Set(pick)].sort() : ['/+'])
+}
+
+/** Whether `/events` takes these resources in one URL. */
+function fits(resources: string[]): boolean {
+  return resources.length <= MAX_RESOURCES && resources.reduce((n, r) => n + encodeURIComponent(r).length + 10, 0) <= MAX_QUERY
 }
 
 function schedule(): void {
