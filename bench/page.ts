@@ -2,8 +2,8 @@
 // streams at 1 Hz, the server's CPU per second with no page open, one page
 // just loaded (all collections closed), one page with one collection open (100
 // streams live), one page with a filter typed (500 rows in 5 collections; then
-// 100 rows spread over all 100 collections, for which the page follows
-// everything), three pages with a collection open, and for reference one plain
+// 100 rows spread over all 100 collections, which the page follows one by
+// one), three pages with a collection open, and for reference one plain
 // event-stream client following everything (as in bench/events.ts), against the
 // no-page baseline measured in the same run. Also the one-off cost of loading
 // the page (GET /data/+ and the rest, from goto until the collections show) and

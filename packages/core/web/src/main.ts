@@ -67,10 +67,13 @@ function follow(): void {
   const open = detail.stream
   if (open) parents.add(open.path)
   if (parents.size === 0) return live.follow(['/'])
-  const streams = [...view.shown.map((s) => s.path), ...(open ? [open.path] : [])]
-  // whole collections if they fit in one request, else the streams on screen one by one, else everything
-  const pick = [[...parents], streams].find((list) => fits(list))
-  live.follow(pick ? [...new Set(pick)].sort() : ['/+'])
+  const streams = [...new Set([...view.shown.map((s) => s.path), ...(open ? [open.path] : [])])]
+  // whole collections (shorter), or the streams on screen one by one when that follows fewer
+  // streams (one row in each of 100 collections), whichever fits in one request; else everything
+  const covered = [...parents].reduce((n, p) => n + (tree?.collections.get(p)?.streams.length ?? 1), 0)
+  const choices = streams.length < covered ? [streams, [...parents]] : [[...parents], streams]
+  const pick = choices.find((list) => fits(list))
+  live.follow(pick ? pick.sort() : ['/+'])
 }
 
 /** Whether `/events` takes these resources in one URL. */
