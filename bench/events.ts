@@ -6,77 +6,15 @@
 //
 // The server runs alone in a child process; the clients (this process) read
 // every byte with fetch and a streaming body reader, as a page would.
-import { fork, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { serve, SmapInstance } from '@smap/core'
 import { median } from './_stats.js'
+import { SLICE_MS, startStreamsServer } from './_streams-server.js'
 
 const COLLECTIONS = 100
 const PER_COLLECTION = 100
 const STREAMS = COLLECTIONS * PER_COLLECTION
-/** Readings are added in slices this often, so that each stream gets one a second. */
-const SLICE_MS = 100
 const SETTLE_MS = 2000
 const ROUND_MS = 5000
 const ROUNDS = 3
-const HOST = '127.0.0.1'
-
-type ToChild = { type: 'usage' }
-type FromChild = { type: 'ready'; url: string } | { type: 'usage'; micros: number; at: number }
-
-// ---- child: the server ----
-
-async function runServer(): Promise<void> {
-  const inst = new SmapInstance('75503ac2-abf0-11e0-b7d6-0026bb56ec92', { logger: { info: () => {}, warn: () => {}, error: () => {} } })
-  const paths: string[] = []
-  for (let c = 0; c < COLLECTIONS; c++) for (let s = 0; s < PER_COLLECTION; s++) paths.push(`/b${c}/s${s}`)
-  for (const p of paths) inst.addTimeseries(p, { unit: 'V', readingType: 'double' })
-  const streams = paths.map((p) => inst.getTimeseries(p) as NonNullable<ReturnType<typeof inst.getTimeseries>>)
-  const server = await serve(inst, { port: 0, host: HOST })
-  const perSlice = STREAMS / (1000 / SLICE_MS)
-  let next = 0
-  setInterval(() => {
-    const now = Date.now()
-    for (let k = 0; k < perSlice; k++) {
-      ;(streams[next] as { addAt(t: number, v: number): void }).addAt(now, Math.round(Math.random() * 10_000) / 100)
-      next = next + 1 === STREAMS ? 0 : next + 1
-    }
-  }, SLICE_MS)
-  process.on('message', (m: ToChild) => {
-    if (m.type !== 'usage') return
-    const { user, system } = process.cpuUsage()
-    process.send?.({ type: 'usage', micros: user + system, at: performance.now() } satisfies FromChild)
-  })
-  process.send?.({ type: 'ready', url: server.url } satisfies FromChild)
-}
-
-// ---- parent: the clients ----
-
-function nextMessage<T extends FromChild['type']>(child: ChildProcess, type: T): Promise<Extract<FromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: FromChild): void => {
-      if (m.type !== type) return
-      cleanup()
-      resolve(m as Extract<FromChild, { type: T }>)
-    }
-    const onExit = (code: number | null): void => {
-      cleanup()
-      reject(new Error(`server process ${child.pid} exited (code ${code}) before sending "${type}"`))
-    }
-    const cleanup = (): void => {
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-    }
-    child.on('message', onMessage)
-    child.on('exit', onExit)
-  })
-}
-
-async function usage(child: ChildProcess): Promise<{ micros: number; at: number }> {
-  const reply = nextMessage(child, 'usage')
-  child.send({ type: 'usage' } satisfies ToChild)
-  return reply
-}
 
 /** An open event stream that reads and counts everything. */
 interface Reader {
@@ -119,9 +57,9 @@ interface Config {
 }
 
 async function main(): Promise<void> {
-  const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: process.execArgv })
+  const server = await startStreamsServer(COLLECTIONS, PER_COLLECTION)
   try {
-    const { url } = await nextMessage(child, 'ready')
+    const { url } = server
     const configs: Config[] = [
       { name: 'no client', clients: 0, resource: '/+' },
       { name: '1 client, /+', clients: 1, resource: '/+' },
@@ -140,10 +78,10 @@ async function main(): Promise<void> {
       for (const c of order) {
         const readers = await Promise.all(Array.from({ length: c.clients }, () => follow(url, c.resource)))
         await new Promise((r) => setTimeout(r, SETTLE_MS))
-        const before = await usage(child)
+        const before = await server.usage()
         const counted = readers.map((r) => r.readings)
         await new Promise((r) => setTimeout(r, ROUND_MS))
-        const after = await usage(child)
+        const after = await server.usage()
         const seconds = (after.at - before.at) / 1000
         const share = (after.micros - before.micros) / 1e6 / seconds
         const perClient = readers.length === 0 ? 0 : readers.reduce((sum, r, i) => sum + r.readings - (counted[i] as number), 0) / readers.length / seconds
@@ -163,9 +101,8 @@ async function main(): Promise<void> {
       console.log(`  ${c.name.padEnd(18)} ${(m * 1000).toFixed(0).padStart(4)} ms CPU/s (${(m * 100).toFixed(1)}% of a core), ${(m / base).toFixed(2)}x baseline${extra}`)
     }
   } finally {
-    child.kill()
+    server.stop()
   }
 }
 
-if (process.argv[2] === 'server') await runServer()
-else await main()
+await main()

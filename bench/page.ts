@@ -15,92 +15,28 @@
 // process are not measured. The bytes a page took on its event stream are
 // counted through the DevTools protocol (Network.dataReceived), its JS heap is
 // read from performance.memory; both are for information.
-import { fork, type ChildProcess } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { serve, SmapInstance } from '@smap/core'
 import { findChromium } from '../test/_browser.js'
 import { median, rotate } from './_stats.js'
+import { startStreamsServer } from './_streams-server.js'
 
 const COLLECTIONS = 100
 const PER_COLLECTION = 100
 const STREAMS = COLLECTIONS * PER_COLLECTION
-/** Readings are added in slices this often, so that each stream gets one a second. */
-const SLICE_MS = 100
 /** After a page loaded, before its first round: the big GET /data/+ and its garbage are behind us. */
 const LOAD_SETTLE_MS = 2500
 /** After the view changed (the page reconnects its event stream 250 ms later), or a client opened. */
 const SETTLE_MS = 1500
 const ROUND_MS = 4000
 const ROUNDS = 3
-const HOST = '127.0.0.1'
 /** The collection a page opens; a filter that shows 500 rows (every stream matches, the first 500 are shown); one that shows 100 rows in 100 collections. */
 const OPEN = '/b7'
 const FILTER_500 = '/b'
 const FILTER_SPREAD = '/s99'
 /** Headless on a small shared machine; precise memory info, else performance.memory is coarse and seldom updated. */
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run', '--enable-precise-memory-info']
-
-type ToChild = { type: 'usage' }
-type FromChild = { type: 'ready'; url: string } | { type: 'usage'; micros: number; at: number }
-
-// ---- child: the server ----
-
-async function runServer(): Promise<void> {
-  // the parent gone (killed, crashed): so is the server
-  process.once('disconnect', () => process.exit(0))
-  const inst = new SmapInstance('75503ac2-abf0-11e0-b7d6-0026bb56ec92', { logger: { info: () => {}, warn: () => {}, error: () => {} } })
-  const paths: string[] = []
-  for (let c = 0; c < COLLECTIONS; c++) for (let s = 0; s < PER_COLLECTION; s++) paths.push(`/b${c}/s${s}`)
-  for (const p of paths) inst.addTimeseries(p, { unit: 'V', readingType: 'double' })
-  const streams = paths.map((p) => inst.getTimeseries(p) as NonNullable<ReturnType<typeof inst.getTimeseries>>)
-  const server = await serve(inst, { port: 0, host: HOST })
-  const perSlice = STREAMS / (1000 / SLICE_MS)
-  let next = 0
-  setInterval(() => {
-    const now = Date.now()
-    for (let k = 0; k < perSlice; k++) {
-      ;(streams[next] as { addAt(t: number, v: number): void }).addAt(now, Math.round(Math.random() * 10_000) / 100)
-      next = next + 1 === STREAMS ? 0 : next + 1
-    }
-  }, SLICE_MS)
-  process.on('message', (m: ToChild) => {
-    if (m.type !== 'usage') return
-    const { user, system } = process.cpuUsage()
-    process.send?.({ type: 'usage', micros: user + system, at: performance.now() } satisfies FromChild)
-  })
-  process.send?.({ type: 'ready', url: server.url } satisfies FromChild)
-}
-
-// ---- parent: the pages ----
-
-function nextMessage<T extends FromChild['type']>(child: ChildProcess, type: T): Promise<Extract<FromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: FromChild): void => {
-      if (m.type !== type) return
-      cleanup()
-      resolve(m as Extract<FromChild, { type: T }>)
-    }
-    const onExit = (code: number | null): void => {
-      cleanup()
-      reject(new Error(`server process ${child.pid} exited (code ${code}) before sending "${type}"`))
-    }
-    const cleanup = (): void => {
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-    }
-    child.on('message', onMessage)
-    child.on('exit', onExit)
-  })
-}
-
-async function usage(child: ChildProcess): Promise<{ micros: number; at: number }> {
-  const reply = nextMessage(child, 'usage')
-  child.send({ type: 'usage' } satisfies ToChild)
-  return reply
-}
 
 /** Waits until `ok()` holds, checking every 50 ms. */
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -284,7 +220,7 @@ async function main(): Promise<void> {
     console.log(`page: skipped, ${found.missing}`)
     return
   }
-  const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: process.execArgv })
+  const server = await startStreamsServer(COLLECTIONS, PER_COLLECTION)
   let browser: Browser | undefined
   const clients = new Set<Client>()
   const closeAll = async (): Promise<void> => {
@@ -292,7 +228,7 @@ async function main(): Promise<void> {
     clients.clear()
   }
   try {
-    const { url } = await nextMessage(child, 'ready')
+    const { url } = server
     browser = await chromium.launch({ executablePath: found.path, headless: true, args: ARGS, timeout: 60_000 })
     console.log(`page: ${STREAMS} streams at 1 Hz in ${COLLECTIONS} collections; ${ROUNDS} rounds of ${ROUND_MS / 1000} s per setting, ${LOAD_SETTLE_MS / 1000} s after a page loaded and ${SETTLE_MS / 1000} s after its view changed; the server in its own process, Chromium ${browser.version()} headless`)
     // (this also has the server read and gzip the page's files, once, before anything is measured)
@@ -305,9 +241,9 @@ async function main(): Promise<void> {
     const measure = async (setting: Setting, measured: Client[], pages: Tab[]): Promise<string> => {
       const bytes0 = measured.map((c) => c.eventBytes)
       const requests0 = pages.reduce((sum, t) => sum + t.requests, 0)
-      const before = await usage(child)
+      const before = await server.usage()
       await sleep(ROUND_MS)
-      const after = await usage(child)
+      const after = await server.usage()
       const requests = pages.length === 0 ? 0 : (pages.reduce((sum, t) => sum + t.requests, 0) - requests0) / pages.length
       const seconds = (after.at - before.at) / 1000
       const cpu = (after.micros - before.micros) / 1e6 / seconds
@@ -332,11 +268,11 @@ async function main(): Promise<void> {
     const loadPages = async (n: number): Promise<Tab[]> => {
       const tabs = await Promise.all(Array.from({ length: n }, () => openTab(browser as Browser)))
       for (const t of tabs) clients.add(t)
-      const before = await usage(child)
+      const before = await server.usage()
       const t0 = performance.now()
       await load(tabs, url)
       const wallMs = performance.now() - t0
-      const after = await usage(child)
+      const after = await server.usage()
       loads.get(n === 1 ? '1 page' : `${n} pages at once`)?.push({ wallMs, cpuMs: (after.micros - before.micros) / 1000 })
       // the first event stream (resource=/, nothing on screen) opens right after the tree is drawn
       await Promise.all(tabs.map((t) => until('the first event stream', () => t.opened > 0)))
@@ -427,13 +363,8 @@ async function main(): Promise<void> {
   } finally {
     await closeAll()
     await browser?.close().catch(() => {})
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r))
-      child.kill()
-      await exited
-    }
+    server.stop()
   }
 }
 
-if (process.argv[2] === 'server') await runServer()
-else await main()
+await main()
