@@ -159,7 +159,14 @@ export class SmapInstance {
         const listeners = this.#driverListeners
         if (listeners.length === 0) return
         const status = d.status()
-        for (const l of listeners) l(d.path, status)
+        // a listener's mistake is logged, never the driver's: its lifecycle goes on
+        for (const l of listeners) {
+          try {
+            l(d.path, status)
+          } catch (err) {
+            this.logger.error(`a driver-change listener failed on ${d.path}`, err)
+          }
+        }
       },
     }, new DisabledFile(join(dataDir, 'disabled-drivers.json')))
     this.actuation = new Actuation(this.tree, { find: (path) => this.#host.point(path), all: () => this.#host.points() }, new AuditLog(join(dataDir, 'audit.jsonl'), this.logger))

@@ -218,3 +218,37 @@ describe('the root driver', () => {
     }
   })
 })
+
+describe('onDriverChange', () => {
+  let dir: string
+  let inst: SmapInstance | undefined
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'smap-onchange-'))
+  })
+  afterEach(async () => {
+    await inst?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('tells each listener every state, and a listener that throws is logged without harming the driver', async () => {
+    inst = await make(dir)
+    const errors: string[] = []
+    inst.logger.error = (message: string) => errors.push(message)
+    const seen: string[] = []
+    inst.onDriverChange(() => {
+      throw new Error('a careless listener')
+    })
+    const stop = inst.onDriverChange((path, status) => seen.push(`${path} ${status.state}`))
+    await inst.start()
+    await until(() => seen.includes('/meter running'))
+    await inst.setDriverEnabled('/meter', false)
+    await until(() => seen.includes('/meter disabled'))
+    stop()
+    const count = seen.length
+    await inst.setDriverEnabled('/meter', true)
+    await until(() => inst?.driverStatus()['/meter']?.state === 'running')
+    expect(seen.length).toBe(count) // stopped listening
+    expect(errors.length).toBeGreaterThan(0)
+    expect(errors[0]).toBe('a driver-change listener failed on /meter')
+  })
+})
