@@ -16,10 +16,10 @@ import { PayloadBuilder } from './payload.js'
 import { PendingReadings } from './pending.js'
 import type { ReportConfig } from './subscription.js'
 import { COMPRESSION, postReport } from './transports/http.js'
+import { isMqttLocation, MqttLinks } from './transports/mqtt.js'
 
 /** 5xx answers to one batch, from a receiver that takes an empty report, before it is split to find what it refuses. */
 const POISON_ATTEMPTS = 3
-
 
 /** Readings written at a time while the outbox recovers from a failed write (a full disk). */
 const RECOVERY_PIECE = 1000
@@ -98,9 +98,11 @@ export class Channel {
   deadLettered = 0
   #lastSuccess: number | undefined
   #lastError: { message: string; time: number } | undefined
+  readonly #links: MqttLinks // a broker connection per mqtt:// location, kept while the channel runs
 
   constructor(tree: TreeView, config: () => ReportConfig, dir: string, locations: string[], options: ChannelOptions) {
     this.#payloads = new PayloadBuilder(tree)
+    this.#links = new MqttLinks(tree.root, () => this.#uuid, options.timeoutMs ?? 30_000)
     this.#config = config
     this.dir = dir
     this.locations = locations
@@ -297,7 +299,7 @@ export class Channel {
       const payload = this.#payloads.build(lease, config.ReportResource, metaOnly)
       const location = this.locations[this.#location] as string
       this.#state = failures === 0 ? 'delivering' : 'retrying'
-      const outcome = await this.#post(location, payload.json, config.Format, id)
+      const outcome = isMqttLocation(location) ? await this.#links.publish(location, payload.body, id, this.#abort.signal) : await this.#post(location, payload.json, config.Format, id)
       if (!this.#running && outcome.kind !== 'ok') return false
       if (outcome.kind === 'ok') {
         // counted in the same tick as the ack takes them off the backlog, so the books always balance
@@ -395,7 +397,7 @@ export class Channel {
     if (this.#state === 'delivering') await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 1000))])
     this.#abort.abort()
     this.#wake?.()
-    await this.#loop
+    await Promise.all([this.#loop, this.#links.close()])
     this.#abort = new AbortController()
     this.#writeRetryAt = 0 // a last try to write what is held, however recently a write failed
     await this.flush() // ... what a delivery from memory gave back included

@@ -9,6 +9,8 @@ import { covers } from './subscription.js'
 /** A report body, and the resources it describes in full (to remember once it is acknowledged). */
 export interface Payload {
   json: string
+  /** The same body as an object (a broker gets it stream by stream). */
+  body: Record<string, CollectionObject | StreamEntry>
   described: Array<[Timeseries | Collection, number]>
 }
 
@@ -76,7 +78,7 @@ export class PayloadBuilder {
       const readings = obj.Readings
       for (let k = from; k < to; k++) readings.push(e.r[k] as Reading)
     })
-    return { json: JSON.stringify(out), described }
+    return { json: JSON.stringify(out), body: out, described }
   }
 
   /** The subscriber acknowledged `payload`: what it described need not be sent in full again. */
