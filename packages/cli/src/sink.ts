@@ -1,11 +1,15 @@
-import { appendFile, open } from 'node:fs/promises'
+import { appendFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { gunzip as gunzipCb, inflate as inflateCb, inflateRaw as inflateRawCb } from 'node:zlib'
-import { listenError, SmapError } from '@smap/core'
+import { listenError } from '@smap/core'
 import { defineCommand } from 'citty'
-import { parsePortArg, untilSignal } from './commands.js'
+import { parsePortArg, UsageError, untilSignal } from './commands.js'
+import { runMqttSink } from './sink-mqtt.js'
+import { checkWritable, describeRecord, iso, parseReport, plural, Refusal, toRecords, warn } from './sink-records.js'
+
+export type { SinkRecord } from './sink-records.js'
 
 const gunzip = promisify(gunzipCb)
 const inflate = promisify(inflateCb)
@@ -17,33 +21,18 @@ const DEFAULT_SINK_PORT = 8079
 const DEFAULT_SINK_HOST = '127.0.0.1'
 const BATCH_ID_HEADER = 'x-smap-batch-id'
 
-/** One stream's part of a report, as the sink records it (one JSON line with --out). */
-export interface SinkRecord {
-  received: number
-  batch: string | null
-  path: string
-  uuid: string
-  readings: unknown[][]
-  unit?: string
-}
-
-/** A request the sink refuses, with the status and the one-line reason it answers. */
-class Refusal extends Error {
-  readonly status: number
-  constructor(status: number, message: string) {
-    super(message)
-    this.status = status
-  }
-}
-
 export const sinkCommand = defineCommand({
   meta: { name: 'sink', description: 'Receive sMAP reports and print them (or append them to a JSONL file), for trying reporting without an archiver' },
   args: {
     port: { type: 'string', description: `HTTP port; 0 picks a free one (default ${DEFAULT_SINK_PORT})` },
     host: { type: 'string', description: `address to listen on (default ${DEFAULT_SINK_HOST})` },
     out: { type: 'string', description: 'append one JSON line per stream batch to this file (e.g. reports.jsonl)' },
+    mqtt: { type: 'string', description: 'take reports from an MQTT broker instead, e.g. mqtt://broker:1883/PREFIX/# (the topic filter after the host)' },
+    group: { type: 'string', description: 'with --mqtt: share the subscription with every sink of this group name, each getting a part (MQTT 5 $share)' },
   },
   async run({ args }) {
+    if (args.mqtt !== undefined) return runMqttSink(args.mqtt, { group: args.group, out: args.out })
+    if (args.group !== undefined) throw new UsageError('--group shares an MQTT subscription: give it with --mqtt URL')
     const port = parsePortArg(args.port) ?? DEFAULT_SINK_PORT
     const host = args.host ?? DEFAULT_SINK_HOST
     const out = args.out
@@ -135,14 +124,6 @@ export const sinkCommand = defineCommand({
   },
 })
 
-async function checkWritable(file: string): Promise<void> {
-  try {
-    await (await open(file, 'a')).close()
-  } catch (err) {
-    throw new SmapError('SMAP_SINK_OUT', `--out: cannot append to ${file}: ${(err as Error).message}`, { cause: err })
-  }
-}
-
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolveListen, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -195,57 +176,6 @@ function isZlib(b: Buffer): boolean {
   return b.length >= 2 && ((b[0] as number) & 0x0f) === 8 && (((b[0] as number) << 8) | (b[1] as number)) % 31 === 0
 }
 
-type ReportEntry = { uuid?: unknown; Properties?: { UnitofMeasure?: unknown }; Readings?: unknown; Contents?: unknown }
-
-/** Checks the shape of a report payload, refusing it with the first problem. */
-function parseReport(body: Buffer): Record<string, ReportEntry> {
-  let payload: unknown
-  try {
-    payload = JSON.parse(body.toString('utf8'))
-  } catch (err) {
-    throw new Refusal(400, `report body is not JSON: ${(err as Error).message}`)
-  }
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    throw new Refusal(400, `a report must be a JSON object keyed by path, got ${payload === null ? 'null' : Array.isArray(payload) ? 'an array' : typeof payload}`)
-  }
-  for (const [path, entry] of Object.entries(payload)) {
-    if (!path.startsWith('/')) throw new Refusal(400, `"${path}": report keys must be paths starting with /`)
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new Refusal(400, `"${path}": expected a Collection or Timeseries object`)
-    const e = entry as ReportEntry
-    if (e.Readings === undefined) continue
-    if (typeof e.uuid !== 'string') throw new Refusal(400, `"${path}": a timeseries needs a uuid`)
-    if (!Array.isArray(e.Readings) || !e.Readings.every((r) => Array.isArray(r) && r.length >= 2 && typeof r[0] === 'number')) {
-      throw new Refusal(400, `"${path}": Readings must be a list of [time, value] pairs, time in Unix milliseconds`)
-    }
-  }
-  return payload as Record<string, ReportEntry>
-}
-
-/** One record per timeseries in the report; `units` remembers each stream's unit, sent only with its first report. */
-function toRecords(report: Record<string, ReportEntry>, received: number, batch: string | null, units: Map<string, string>): SinkRecord[] {
-  const records: SinkRecord[] = []
-  for (const [path, entry] of Object.entries(report)) {
-    if (entry.Readings === undefined) continue
-    const uuid = entry.uuid as string
-    const sentUnit = entry.Properties?.UnitofMeasure
-    if (typeof sentUnit === 'string') units.set(uuid, sentUnit)
-    const unit = units.get(uuid)
-    const r: SinkRecord = { received, batch, path, uuid, readings: entry.Readings as unknown[][] }
-    if (unit !== undefined) r.unit = unit
-    records.push(r)
-  }
-  return records
-}
-
-/** `2026-11-28T07:40:01.123Z /instrument0/sensor0 b37e5c5f… 3 readings, last 42 V at 2026-11-28T07:40:00.000Z` */
-function describeRecord(r: SinkRecord): string {
-  const head = `${iso(r.received)} ${r.path} ${r.uuid.slice(0, 8)}…`
-  const last = r.readings[r.readings.length - 1]
-  if (last === undefined) return `${head} metadata${r.unit === undefined ? '' : ` (unit ${r.unit})`}, no readings`
-  const value = typeof last[1] === 'string' ? JSON.stringify(last[1]) : String(last[1])
-  return `${head} ${plural(r.readings.length, 'reading')}, last ${value}${r.unit === undefined ? '' : ` ${r.unit}`} at ${iso(last[0] as number)}`
-}
-
 function send(res: ServerResponse, status: number, message?: string): void {
   if (message === undefined) {
     res.writeHead(status, { 'Content-Length': '0' }).end()
@@ -254,18 +184,4 @@ function send(res: ServerResponse, status: number, message?: string): void {
   const body = `${message}\n`
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) }).end(body)
 }
-
-function warn(at: number, message: string): void {
-  process.stderr.write(`${iso(at)} warning: ${message}\n`)
-}
-
-function iso(ms: number): string {
-  const d = new Date(ms)
-  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString()
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
-}
-
 

@@ -29,7 +29,7 @@ describe('runCli', () => {
 
   it('refuses a misspelt option instead of ignoring it', async () => {
     expect((await cli(['validate', 'conf.ini', '--prot', '80'])).stderr).toBe('smap validate: unknown option --prot\n')
-    expect(await cli(['sink', '--prot', '80'])).toEqual({ code: 1, stdout: '', stderr: 'smap sink: unknown option --prot; options: --port, --host, --out\n' })
+    expect(await cli(['sink', '--prot', '80'])).toEqual({ code: 1, stdout: '', stderr: 'smap sink: unknown option --prot; options: --port, --host, --out, --mqtt, --group\n' })
   })
 
   it('prints a new uuid', async () => {
