@@ -16,7 +16,9 @@ export function parseMqttSink(url: string, group: string | undefined): { broker:
   }
   if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new UsageError(`--mqtt: "${url}" must be an mqtt:// or mqtts:// URL, like mqtt://broker:1883/smap/#`)
   if (u.username || u.password) throw new UsageError('--mqtt: a user or password in the URL would show in the process list and the shell history; give them with SMAP_MQTT_USERNAME and SMAP_MQTT_PASSWORD')
-  const topic = decodeURIComponent(u.pathname).replace(/^\/+/, '') || '#'
+  // the filter is the raw text after the host (`#` would be a URL's fragment); none is everything
+  const slash = url.indexOf('/', url.indexOf('//') + 2)
+  const topic = (slash === -1 ? '' : url.slice(slash + 1)).trim() || '#'
   if (group !== undefined && !/^[^/+#]+$/.test(group)) throw new UsageError(`--group: "${group}" must be a name without /, + or #`)
   return { broker: `${u.protocol}//${u.host}`, filter: group === undefined ? topic : `$share/${group}/${topic}` }
 }
