@@ -39,6 +39,19 @@ export class Secret {
   }
 }
 
+/** How to log in to an MQTT broker, from a `[broker NAME]` section: used by every report delivering to its Url. */
+export interface BrokerSettings {
+  name: string
+  /** `mqtt://host:port` or `mqtts://host:port`: a location on the same scheme, host and port uses these. */
+  url: string
+  username?: string
+  password?: Secret
+  /** PEM files (absolute paths): the CA that signed the broker's certificate, and this source's client certificate and key. */
+  ca?: string
+  cert?: string
+  key?: string
+}
+
 /** A bearer token from a `[token NAME]` section (or `[server] ReportToken`, named "ReportToken"). */
 export interface TokenSettings {
   /** The name a request made with it is audited under. */

@@ -7,7 +7,7 @@ import { JobFile } from './actuation/job-file.js'
 import { Jobs, type Job, type JobState } from './actuation/jobs.js'
 import type { WriteResult } from './drivers/actuator-point.js'
 import { systemClock } from './clock.js'
-import type { Secret, TokenSettings } from './credentials.js'
+import type { BrokerSettings, Secret, TokenSettings } from './credentials.js'
 import { DisabledFile } from './drivers/disabled-file.js'
 import { DriverHost } from './drivers/host.js'
 import type { DriverInstance, DriverSource, DriverStatus, SupervisionOptions } from './drivers/driver-instance.js'
@@ -43,6 +43,8 @@ export interface ServerSettings {
   reportToken?: Secret
   /** Bearer tokens of `[token NAME]` sections, each with its scopes. */
   tokens?: TokenSettings[]
+  /** MQTT brokers' logins, of `[broker NAME]` sections. */
+  brokers?: BrokerSettings[]
   /** Also serve HTTPS on this port (0 picks a free one), with `tlsKey` and `tlsCert`. */
   tlsPort?: number
   /** The server's private key (PEM file, absolute path). */
@@ -147,6 +149,7 @@ export class SmapInstance {
       maxBackoffMs: s.maxRetryBackoff,
       maxOutboxBytes: s.maxOutboxBytes,
       policy: { allowedHosts: s.reportHosts, allowLinkLocal: s.allowLinkLocal },
+      brokers: s.brokers,
       logger: this.logger,
     })
     this.#host = new DriverHost({

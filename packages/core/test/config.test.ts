@@ -230,7 +230,7 @@ describe('load', () => {
     it('sections this version cannot run yet are errors, not silently skipped', async () => {
       const root = ['[/]', `uuid = ${ROOT}`]
       expect(await errorMessage(ini([...root, '[weird]']))).toBe(
-        'conf.ini:3 [weird]: unknown section: expected [/PATH] for a resource, [server] for the server, [token NAME] for a client\'s bearer token, or [report NAME] for a subscription',
+        'conf.ini:3 [weird]: unknown section: expected [/PATH] for a resource, [server] for the server, [token NAME] for a client\'s bearer token, [broker NAME] for an MQTT broker\'s login, or [report NAME] for a subscription',
       )
     })
   })

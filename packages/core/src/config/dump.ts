@@ -10,6 +10,7 @@ import { DEFAULT_TIMEZONE } from '../tree/tree.js'
 import { writeIni } from './ini.js'
 import { serverEntries } from './server-keys.js'
 import { tokenSections } from './tokens.js'
+import { brokerSections } from './brokers.js'
 
 /**
  * Writes an instance as a config file, omitting defaults; `load` reads it back
@@ -26,6 +27,7 @@ export function dumpText(inst: SmapInstance, baseDir = process.cwd()): string {
   const server = serverEntries(inst.server, baseDir)
   if (server.length > 0) sections.push({ name: 'server', entries: server })
   sections.push(...tokenSections(inst.server, baseDir))
+  sections.push(...brokerSections(inst.server.brokers, baseDir))
 
   for (const r of inst.resources()) {
     const driver = inst.drivers.get(r.path)

@@ -15,6 +15,7 @@ import { parseIni, type IniEntry, type IniSection } from './ini.js'
 import { didYouMean, originalSection } from './original.js'
 import { readServer } from './server-keys.js'
 import { isTokenSection, readTokens } from './tokens.js'
+import { isBrokerSection, readBrokers } from './brokers.js'
 import { readCount, readMs } from './values.js'
 
 /** Options of `load`. */
@@ -83,6 +84,8 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   }
   const tokens = readTokens(sections.filter((s) => isTokenSection(s.name)), file, server, report)
   if (tokens.length > 0) server.tokens = tokens
+  const brokers = readBrokers(sections.filter((s) => isBrokerSection(s.name)), file, report)
+  if (brokers.length > 0) server.brokers = brokers
   let root: ReturnType<typeof readRoot> = { uuid: NIL_ROOT, common: { metadata: [] } }
   try {
     root = readRoot(rootSection, file)
@@ -106,7 +109,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
   const drivers: IniSection[] = []
   const reports: IniSection[] = []
   for (const section of sections) {
-    if (section.name === '/' || section.name === 'server' || isTokenSection(section.name)) continue
+    if (section.name === '/' || section.name === 'server' || isTokenSection(section.name) || isBrokerSection(section.name)) continue
     const where = { file, line: section.line, section: section.name }
     try {
       if (section.name.startsWith('report')) {
@@ -122,7 +125,7 @@ export async function loadText(text: string, file: string, options: LoadOptions 
         throw new ConfigError(
           'SMAP_CONFIG_UNKNOWN_SECTION',
           where,
-          'unknown section: expected [/PATH] for a resource, [server] for the server, [token NAME] for a client\'s bearer token, or [report NAME] for a subscription',
+          'unknown section: expected [/PATH] for a resource, [server] for the server, [token NAME] for a client\'s bearer token, [broker NAME] for an MQTT broker\'s login, or [report NAME] for a subscription',
         )
       }
       const type = section.entries.find((e) => e.key.toLowerCase() === 'type')?.value

@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
 import type { ReadingValue } from '@smap/sdk'
-import type { Dispatcher } from 'undici'
-import type { Logger } from '../logger.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { TreeView } from '../tree/tree.js'
 import { backoffDelay } from './backoff.js'
@@ -17,6 +15,9 @@ import { PendingReadings } from './pending.js'
 import type { ReportConfig } from './subscription.js'
 import { COMPRESSION, postReport } from './transports/http.js'
 import { isMqttLocation, MqttLinks } from './transports/mqtt.js'
+import type { ChannelOptions, ChannelStatus } from './channel-types.js'
+
+export type { ChannelOptions, ChannelStatus } from './channel-types.js'
 
 /** 5xx answers to one batch, from a receiver that takes an empty report, before it is split to find what it refuses. */
 const POISON_ATTEMPTS = 3
@@ -26,44 +27,6 @@ const RECOVERY_PIECE = 1000
 
 /** The most readings one POST carries. */
 export const MAX_READINGS_PER_POST = 10_000
-
-/** How a channel delivers: the reporter's settings. */
-export interface ChannelOptions {
-  fsync?: boolean
-  /** Timeout of one POST, ms (default 30 s). */
-  timeoutMs?: number
-  /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */
-  backoffMs?: number
-  maxBackoffMs?: number
-  /** The connection pool the POSTs go through (the reporter's, which checks the addresses connected to). */
-  dispatcher?: () => Dispatcher | undefined
-  logger: Logger
-}
-
-/** A delivery channel's line in `/status`. */
-export interface ChannelStatus {
-  locations: string[]
-  currentLocation: string
-  state: 'idle' | 'delivering' | 'retrying' | 'stopped'
-  backlogReadings: number
-  /** Bytes of the undelivered readings as stored. */
-  backlogBytes: number
-  /** Bytes of the outbox files on disk: the backlog, plus delivered data not yet reclaimed (at most about a segment). */
-  diskBytes: number
-  oldestUndeliveredAgeMs: number | null
-  lastSuccess: number | null
-  lastError: { message: string; time: number } | null
-  writeError: string | null
-  added: number
-  restored: number
-  delivered: number
-  dropped: { total: number; perStream: Record<string, number> }
-  deadLettered: number
-  deadLetters: number
-  pending: number
-  /** Damaged outbox files set aside at start: where each is kept and what was wrong. */
-  quarantined: Array<{ file: string; kept: string | null; problem: string }>
-}
 
 /** One outbox and the delivery loop that drains it to a list of locations (tried in turn). */
 export class Channel {
@@ -102,7 +65,7 @@ export class Channel {
 
   constructor(tree: TreeView, config: () => ReportConfig, dir: string, locations: string[], options: ChannelOptions) {
     this.#payloads = new PayloadBuilder(tree)
-    this.#links = new MqttLinks(tree.root, () => this.#uuid, options.timeoutMs ?? 30_000)
+    this.#links = new MqttLinks(tree.root, () => this.#uuid, options.timeoutMs ?? 30_000, options.brokers)
     this.#config = config
     this.dir = dir
     this.locations = locations

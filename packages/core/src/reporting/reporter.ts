@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ReadingValue } from '@smap/sdk'
 import { smapError } from '../errors.js'
+import type { BrokerSettings } from '../credentials.js'
 import type { Logger } from '../logger.js'
 import type { Timeseries } from '../tree/timeseries.js'
 import type { TreeView } from '../tree/tree.js'
@@ -28,6 +29,8 @@ export interface ReporterOptions {
   maxOutboxBytes?: number
   /** Where saved subscriptions may deliver (checked again when they are restored). */
   policy?: LocationPolicy
+  /** Logins for mqtt:// locations. */
+  brokers?: BrokerSettings[]
   logger: Logger
 }
 

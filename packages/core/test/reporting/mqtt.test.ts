@@ -1,11 +1,12 @@
 // Reports delivered to a real Mosquitto: topics, payloads, retained metadata, and a broker that
 // is down or killed mid-stream.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SmapInstance } from '@smap/core'
+import { execFileSync } from 'node:child_process'
+import { dump, loadText, SmapInstance } from '@smap/core'
 import { findMosquitto, startBroker, type Broker } from '../_mosquitto.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
@@ -152,5 +153,40 @@ describe.skipIf(MOSQUITTO === undefined)('delivery to an MQTT broker', () => {
     // repeats only from what was in flight at the kill: one batch
     expect(got.length - total).toBeLessThan(200)
     expect(await channel(inst)).toMatchObject({ backlogReadings: 0, delivered: total })
+  })
+
+  it('logs in with a [broker] section\'s user and password; a wrong one is retried and named in /status, and dump keeps only its reference', async () => {
+    execFileSync('mosquitto_passwd', ['-b', '-c', join(dir, 'passwd'), 'gateway', 'right-password-1234'])
+    broker = await startBroker(MOSQUITTO as string, dir, [`password_file ${join(dir, 'passwd')}`])
+    const live = await consume(broker.url.replace('mqtt://', 'mqtt://gateway:right-password-1234@'), 'site/#')
+    clients.push(live.client)
+    const conf = (password: string): Promise<SmapInstance> => {
+      process.env.SMAP_TEST_BROKER_PASSWORD = password
+      const text = ['[server]', `DataDir = ${join(dir, 'data')}`, 'FlushInterval = 10', 'RetryBackoff = 20', 'MaxRetryBackoff = 200', '', '[broker site]', `Url = ${broker?.url}`, 'Username = gateway', 'Password = env:SMAP_TEST_BROKER_PASSWORD', '', '[/]', `uuid = ${ROOT}`, ''].join('\n')
+      return loadText(text, join(dir, 'conf.ini'), { logger: quiet })
+    }
+    inst = await conf('wrong-password-1234')
+    inst.addTimeseries('/power', 'power', 'kW')
+    // saved with the source (as one made over HTTP is), so the next start has it and its outbox
+    await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: `${broker.url}/site` }, { origin: 'http' })
+    await inst.start()
+    inst.add('/power', 1000, 1)
+    await until('a refused login', () => false, 400).catch(() => undefined)
+    const refused = await channel(inst)
+    expect(refused.state).toBe('retrying')
+    expect(refused.lastError?.message).toBe(`mqtt://127.0.0.1:${broker.port}: the broker refused the login: not authorized (a wrong user name or password, or the broker's access list; the login is Username and Password in the [broker] section)`)
+    expect(JSON.stringify(await inst.status())).not.toContain('wrong-password-1234')
+    await inst.stop()
+
+    inst = await conf('right-password-1234')
+    inst.addTimeseries('/power', 'power', 'kW')
+    await inst.start()
+    await until('the reading kept while the login was refused', () => values(live.got, '/power').includes(1))
+    await dump(inst, join(dir, 'dumped.ini'))
+    const dumped = await readFile(join(dir, 'dumped.ini'), 'utf8')
+    expect(dumped).toContain('[broker site]')
+    expect(dumped).toContain('Password = env:SMAP_TEST_BROKER_PASSWORD')
+    expect(dumped).not.toContain('right-password-1234')
+    delete process.env.SMAP_TEST_BROKER_PASSWORD
   })
 })

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { BrokerSettings } from '../../credentials.js'
 import type { DeliveryOutcome } from './http.js'
 
 /** Readings of one stream in one message at most; a longer run goes in several, in order. */
@@ -67,11 +69,17 @@ export function mqttClientId(root: string, report: string, location: string): st
 export interface MqttOptions {
   clientId: string
   connectTimeoutMs: number
-  username?: string
-  password?: string
-  ca?: Buffer
-  cert?: Buffer
-  key?: Buffer
+  /** The `[broker]` section for this location's broker, if any: its files are read at each connection. */
+  login?: BrokerSettings | undefined
+}
+
+const defaultPort = (protocol: string): string => (protocol === 'mqtts:' ? '8883' : '1883')
+
+/** The `[broker]` whose Url has the location's scheme, host and port. */
+export function brokerFor(location: string, brokers: readonly BrokerSettings[]): BrokerSettings | undefined {
+  const key = (u: URL): string => `${u.protocol}//${u.hostname.toLowerCase()}:${u.port || defaultPort(u.protocol)}`
+  const want = key(new URL(location))
+  return brokers.find((b) => key(new URL(b.url)) === want)
 }
 
 // MQTT 5 CONNACK reason codes a person can act on
@@ -79,7 +87,7 @@ const CONNACK: Record<number, string> = {
   128: 'the broker refused the connection (unspecified error)',
   133: 'the broker refused the client id',
   134: 'the broker refused the login: bad user name or password (set Username and Password in the [broker] section)',
-  135: 'the broker refused the login: not authorized (check the user and the broker\'s access list)',
+  135: 'the broker refused the login: not authorized (a wrong user name or password, or the broker\'s access list; the login is Username and Password in the [broker] section)',
   136: 'the broker is unavailable',
   137: 'the broker is busy',
   138: 'the broker banned this client',
@@ -143,51 +151,67 @@ export class MqttLink {
   #connect(signal?: AbortSignal): Promise<MqttClient> {
     if (this.#client?.connected) return Promise.resolve(this.#client)
     this.#drop()
-    this.#connecting ??= new Promise<MqttClient>((resolve, reject) => {
-      const o = this.options
-      const opts: IClientOptions = {
-        clientId: o.clientId,
-        clean: false,
-        protocolVersion: 5,
-        properties: { sessionExpiryInterval: 7 * 24 * 3600 },
-        reconnectPeriod: 0,
-        connectTimeout: o.connectTimeoutMs,
-        ...(o.username !== undefined ? { username: o.username } : {}),
-        ...(o.password !== undefined ? { password: o.password } : {}),
-        ...(o.ca ? { ca: o.ca } : {}),
-        ...(o.cert ? { cert: o.cert } : {}),
-        ...(o.key ? { key: o.key } : {}),
-      }
-      const client = mqtt.connect(parseMqttLocation(this.location).broker, opts)
-      const fail = (err: Error): void => {
-        cleanup()
-        client.end(true)
-        reject(err)
-      }
-      const onClose = (): void => fail(Object.assign(new Error('the broker closed the connection'), { code: 'ECONNRESET' }))
-      const onAbort = (): void => fail(new Error('stopped'))
-      const cleanup = (): void => {
-        client.off('error', fail)
-        client.off('close', onClose)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      client.once('connect', () => {
-        cleanup()
-        // later errors end this client; the next batch connects again
-        client.on('error', () => {})
-        client.once('close', () => {
-          if (this.#client === client) this.#client = undefined
+    this.#connecting ??= this.#clientOptions()
+      .then((opts) => new Promise<MqttClient>((resolve, reject) => {
+        const client = mqtt.connect(parseMqttLocation(this.location).broker, opts)
+        const fail = (err: Error): void => {
+          cleanup()
+          client.end(true)
+          reject(err)
+        }
+        const onClose = (): void => fail(Object.assign(new Error('the broker closed the connection'), { code: 'ECONNRESET' }))
+        const onAbort = (): void => fail(new Error('stopped'))
+        const cleanup = (): void => {
+          client.off('error', fail)
+          client.off('close', onClose)
+          signal?.removeEventListener('abort', onAbort)
+        }
+        client.once('connect', () => {
+          cleanup()
+          // later errors end this client; the next batch connects again
+          client.on('error', () => {})
+          client.once('close', () => {
+            if (this.#client === client) this.#client = undefined
+          })
+          this.#client = client
+          resolve(client)
         })
-        this.#client = client
-        resolve(client)
+        client.once('error', fail)
+        client.once('close', onClose)
+        signal?.addEventListener('abort', onAbort, { once: true })
+      }))
+      .finally(() => {
+        this.#connecting = undefined
       })
-      client.once('error', fail)
-      client.once('close', onClose)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    }).finally(() => {
-      this.#connecting = undefined
-    })
     return this.#connecting
+  }
+
+  /** The connection's options, the login's files read now (they may have been replaced since the config was loaded). */
+  async #clientOptions(): Promise<IClientOptions> {
+    const o = this.options
+    const login = o.login
+    const file = async (path: string | undefined, what: string): Promise<Buffer | undefined> => {
+      if (path === undefined) return undefined
+      try {
+        return await readFile(path)
+      } catch (err) {
+        throw new Error(`cannot read the ${what} ${path} of [broker ${login?.name ?? ''}]: ${(err as Error).message}`)
+      }
+    }
+    const [ca, cert, key] = await Promise.all([file(login?.ca, 'CA certificate (CA)'), file(login?.cert, 'client certificate (Cert)'), file(login?.key, 'client key (Key)')])
+    return {
+      clientId: o.clientId,
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 7 * 24 * 3600 },
+      reconnectPeriod: 0,
+      connectTimeout: o.connectTimeoutMs,
+      ...(login?.username !== undefined ? { username: login.username } : {}),
+      ...(login?.password !== undefined ? { password: login.password.reveal() } : {}),
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+    }
   }
 
   #drop(): void {
@@ -211,13 +235,15 @@ export class MqttLinks {
     private readonly root: string,
     private readonly report: () => string,
     private readonly timeoutMs: number,
+    private readonly brokers: readonly BrokerSettings[] = [],
   ) {}
 
   /** Publishes a report body (`{ path: object }`) to the broker at `location`, stream by stream. */
   publish(location: string, body: Parameters<typeof mqttMessages>[0], batchId: string, signal?: AbortSignal): Promise<DeliveryOutcome> {
     let link = this.#links.get(location)
     if (link === undefined) {
-      link = new MqttLink(location, { clientId: mqttClientId(this.root, this.report(), location), connectTimeoutMs: Math.min(this.timeoutMs, 10_000) })
+      const login = brokerFor(location, this.brokers)
+      link = new MqttLink(location, { clientId: mqttClientId(this.root, this.report(), location), connectTimeoutMs: Math.min(this.timeoutMs, 10_000), login })
       this.#links.set(location, link)
     }
     return link.publish(mqttMessages(body, parseMqttLocation(location).prefix, this.root), batchId, this.timeoutMs, signal)
