@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { dump, loadText, SmapInstance } from '@smap/core'
 import { findMosquitto, startBroker, type Broker } from '../_mosquitto.js'
+import { makePki } from '../_tls.js'
 
 const ROOT = '75503ac2-abf0-11e0-b7d6-0026bb56ec92'
 const quiet = { info() {}, warn() {}, error() {} }
@@ -23,8 +24,8 @@ interface Got {
 }
 
 /** A consumer subscribed to `filter`: every message it got, in order. */
-async function consume(url: string, filter: string, o: { clientId?: string; clean?: boolean } = {}): Promise<{ client: MqttClient; got: Got[] }> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 5, clean: o.clean ?? true, reconnectPeriod: 100, ...(o.clientId ? { clientId: o.clientId, properties: { sessionExpiryInterval: 3600 } } : {}) })
+async function consume(url: string, filter: string, o: { clientId?: string; clean?: boolean; tls?: { ca: Buffer; cert: Buffer; key: Buffer } } = {}): Promise<{ client: MqttClient; got: Got[] }> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 5, ...(o.tls ?? {}), clean: o.clean ?? true, reconnectPeriod: 100, ...(o.clientId ? { clientId: o.clientId, properties: { sessionExpiryInterval: 3600 } } : {}) })
   const got: Got[] = []
   client.on('message', (topic, payload, packet) => {
     const batch = packet.properties?.userProperties?.['smap-batch']
@@ -188,5 +189,32 @@ describe.skipIf(MOSQUITTO === undefined)('delivery to an MQTT broker', () => {
     expect(dumped).toContain('Password = env:SMAP_TEST_BROKER_PASSWORD')
     expect(dumped).not.toContain('right-password-1234')
     delete process.env.SMAP_TEST_BROKER_PASSWORD
+  })
+
+  it('delivers over mqtts with the [broker] section\'s CA and client certificate; without the certificate the broker refuses it', async () => {
+    const pki = makePki(dir, ['127.0.0.1'])
+    broker = await startBroker(MOSQUITTO as string, dir, [`cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, 'require_certificate true'])
+    const tls = broker.url.replace('mqtt://', 'mqtts://')
+    const live = await consume(tls, 'site/#', { tls: { ca: await readFile(pki.caCert), cert: await readFile(pki.clientCert), key: await readFile(pki.clientKey) } })
+    clients.push(live.client)
+    const conf = (cert: boolean): Promise<SmapInstance> => {
+      const login = ['[broker site]', `Url = ${tls}`, `CA = ${pki.caCert}`, ...(cert ? [`Cert = ${pki.clientCert}`, `Key = ${pki.clientKey}`] : [])]
+      const text = ['[server]', `DataDir = ${join(dir, 'data')}`, 'FlushInterval = 10', 'RetryBackoff = 20', 'MaxRetryBackoff = 200', '', ...login, '', '[/]', `uuid = ${ROOT}`, ''].join('\n')
+      return loadText(text, join(dir, 'conf.ini'), { logger: quiet })
+    }
+    inst = await conf(false)
+    inst.addTimeseries('/power', 'power', 'kW')
+    await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: `${tls}/site` }, { origin: 'http' })
+    await inst.start()
+    inst.add('/power', 1000, 7)
+    await new Promise((r) => setTimeout(r, 400))
+    const refused = await channel(inst)
+    expect(refused.state).toBe('retrying')
+    expect(refused.lastError?.message).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+: the broker refused this source's TLS client certificate \(.*\): set Cert and Key in the \[broker\] section/)
+    await inst.stop()
+    inst = await conf(true)
+    inst.addTimeseries('/power', 'power', 'kW')
+    await inst.start()
+    await until('the reading over TLS', () => values(live.got, '/power').includes(7))
   })
 })

@@ -100,6 +100,10 @@ function connectError(err: Error & { code?: string | number }, broker: string): 
   if (typeof err.code === 'number' && CONNACK[err.code]) return `${broker}: ${CONNACK[err.code]}`
   if (err.code === 'ECONNREFUSED') return `${broker}: connection refused (is the broker running?)`
   if (err.code === 'ENOTFOUND') return `${broker}: no such host`
+  const code = String(err.code ?? '')
+  if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/.test(code)) return `${broker}: the broker refused this source's TLS client certificate (${code}): set Cert and Key in the [broker] section to a certificate its CA signed`
+  if (/UNABLE_TO_VERIFY|SELF_SIGNED|DEPTH_ZERO|CERT_UNTRUSTED|UNABLE_TO_GET_ISSUER/.test(code)) return `${broker}: the broker's certificate is not trusted (${code}): set CA in the [broker] section to the CA that signed it`
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${broker}: the broker's certificate is not for this host name: ${err.message}`
   return `${broker}: ${err.message}`
 }
 
