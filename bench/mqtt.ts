@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SmapInstance, type Logger } from '@smap/core'
 // mqtt is a dependency of @smap/core, not of the repository root, so bench/ reaches it through core's node_modules
@@ -61,6 +62,8 @@ interface SourceSample {
   state: string
   lastError: string | null
   logged: string[]
+  /** The longest event loop delay since the previous sample, ms. */
+  loopMaxMs: number
 }
 
 interface ConsumerSample {
@@ -81,6 +84,17 @@ const paths: readonly string[] = Array.from({ length: STREAMS }, (_, i) => `/dev
 function cpuMicros(): number {
   const { user, system } = process.cpuUsage()
   return user + system
+}
+
+/** The longest event loop delay since the last call, ms. */
+function loopWatch(): () => number {
+  const h = monitorEventLoopDelay({ resolution: 10 })
+  h.enable()
+  return () => {
+    const max = h.max / 1e6
+    h.reset()
+    return max
+  }
 }
 
 function send(m: FromSource | FromConsumer): void {
@@ -121,6 +135,7 @@ async function runSmapSource(root: string, location: string, dataDir: string): P
     warn: (message) => void logged.push(`warning: ${message}`),
     error: (message, err) => void logged.push(`error: ${message}${err instanceof Error ? `: ${err.message}` : ''}`),
   }
+  const loopMax = loopWatch()
   const inst = new SmapInstance(root, { logger, server: { dataDir } })
   for (const p of paths) inst.addTimeseries(p, { unit: 'V', readingType: 'double' })
   const { uuid } = await inst.addReport({ ReportResource: '/+', ReportDeliveryLocation: location })
@@ -129,7 +144,7 @@ async function runSmapSource(root: string, location: string, dataDir: string): P
   const sample = async (): Promise<SourceSample> => {
     const c = (await inst.status()).reports[uuid]?.channels[0]
     if (!c) throw new Error(`report ${uuid} has no channel`)
-    return { type: 'sample', cpuMicros: cpuMicros(), added: c.added, delivered: c.delivered, backlog: c.backlogReadings, state: c.state, lastError: c.lastError?.message ?? null, logged: logged.splice(0) }
+    return { type: 'sample', cpuMicros: cpuMicros(), added: c.added, delivered: c.delivered, backlog: c.backlogReadings, state: c.state, lastError: c.lastError?.message ?? null, logged: logged.splice(0), loopMaxMs: loopMax() }
   }
   listen(async (m) => {
     if (m.type === 'sample') send(await sample())
@@ -149,6 +164,7 @@ async function runSmapSource(root: string, location: string, dataDir: string): P
 // ---- a source: the bare publish loop ----
 
 async function runBareSource(root: string, broker: string): Promise<void> {
+  const loopMax = loopWatch()
   const client = await mqtt.connectAsync(broker, { protocolVersion: 5, clean: true, reconnectPeriod: 1000 })
   const uuids = paths.map(() => randomUUID())
   const topics = paths.map((p) => `${PREFIX}/${root}${p}`)
@@ -174,7 +190,7 @@ async function runBareSource(root: string, broker: string): Promise<void> {
   })
   listen(async (m) => {
     if (m.type === 'sample') {
-      send({ type: 'sample', cpuMicros: cpuMicros(), added, delivered, backlog: added - delivered, state: client.connected ? 'connected' : 'disconnected', lastError, logged: [] })
+      send({ type: 'sample', cpuMicros: cpuMicros(), added, delivered, backlog: added - delivered, state: client.connected ? 'connected' : 'disconnected', lastError, logged: [], loopMaxMs: loopMax() })
     } else if (m.type === 'quiesce') {
       stopAdding()
       send({ type: 'quiet' })
@@ -332,6 +348,8 @@ interface Phase {
   drainMs: number | null
   states: string[]
   errors: string[]
+  /** The sources' longest event loop stall, ms: from their start to the window, and in it. */
+  loopMax: { warmup: number; window: number }
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0)
@@ -349,9 +367,12 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
     const args = kind === 'bare' ? ['bare', root, broker.url] : [kind, root, kind === 'mqtt' ? `${broker.url}/${PREFIX}` : sink.url, await tempDir()]
     sources.push(spawn(['source', ...args]))
   }
-  const sampleSources = async (): Promise<SourceSample[]> => {
+  const loopMax = { warmup: 0, window: 0 }
+  /** `stage`: where what the sources logged since the last sample (and their longest event loop stall) happened. */
+  const sampleSources = async (stage: 'warm-up' | 'window' | 'drain'): Promise<SourceSample[]> => {
     const s = await Promise.all(sources.map((c, i) => ask<FromSource, 'sample'>(c, { type: 'sample' }, 'sample', `${NAMES[kind]} source ${i + 1}`)))
-    for (const x of s) for (const e of [...x.logged, ...(x.lastError === null ? [] : [`last delivery error: ${x.lastError}`])]) errors.add(e)
+    for (const x of s) for (const e of [...x.logged, ...(x.lastError === null ? [] : [`last delivery error: ${x.lastError}`])]) errors.add(`(${stage}) ${e}`)
+    if (stage !== 'drain') loopMax[stage === 'warm-up' ? 'warmup' : 'window'] = Math.max(loopMax[stage === 'warm-up' ? 'warmup' : 'window'], ...s.map((x) => x.loopMaxMs))
     return s
   }
   const backlogOf = (s: readonly SourceSample[]): number => sum(s.map((x) => x.backlog))
@@ -360,14 +381,14 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
     await Promise.all(sources.map((c, i) => nextMessage<FromSource, 'ready'>(c, 'ready', READY_MS, `${NAMES[kind]} source ${i + 1}`)))
     await sleep(WARMUP_MS)
     const t0 = performance.now()
-    const [s0, f0] = await Promise.all([sampleSources(), far()])
+    const [s0, f0] = await Promise.all([sampleSources('warm-up'), far()])
     const backlog = [backlogOf(s0)]
     for (let t = SAMPLE_MS; t < WINDOW_MS; t += SAMPLE_MS) {
       await sleep(t0 + t - performance.now())
-      backlog.push(backlogOf(await sampleSources()))
+      backlog.push(backlogOf(await sampleSources('window')))
     }
     await sleep(t0 + WINDOW_MS - performance.now())
-    const [s1, f1] = await Promise.all([sampleSources(), far()])
+    const [s1, f1] = await Promise.all([sampleSources('window'), far()])
     const windowMs = performance.now() - t0
     backlog.push(backlogOf(s1))
     // stop adding; wait until the sources hold nothing, then compare what they delivered with what arrived
@@ -376,7 +397,7 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
     let drainMs: number | null = null
     let last = s1
     while (performance.now() - q0 < DRAIN_MS) {
-      last = await sampleSources()
+      last = await sampleSources('drain')
       if (last.every((x) => x.backlog === 0)) {
         drainMs = performance.now() - q0
         break
@@ -406,6 +427,7 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
       drainMs,
       states: last.map((x) => x.state),
       errors: [...errors],
+      loopMax,
     }
   } finally {
     await Promise.all(sources.map((c, i) => stopChild(c, `${NAMES[kind]} source ${i + 1}`)))
@@ -434,7 +456,8 @@ function describe(p: Phase): string[] {
   const farName = p.kind === 'http' ? 'the HTTP receiver' : `the ${CONSUMERS} consumers together`
   lines.push(
     `    source CPU ${(p.cpuMicros / p.delivered).toFixed(1)} µs per delivered reading (${((p.cpuMicros / 1000 / p.windowMs) * 100 / SOURCES).toFixed(1)}% of a core per source); ` +
-      `${farName} ${(p.farCpuMicros / Math.max(1, p.delivered)).toFixed(1)} µs/reading`,
+      `${farName} ${(p.farCpuMicros / Math.max(1, p.delivered)).toFixed(1)} µs/reading; ` +
+      `sources' longest event loop stall ${p.loopMax.window.toFixed(0)} ms in the window (${p.loopMax.warmup.toFixed(0)} ms from start to the window)`,
   )
   const lost = p.totalDelivered - p.totalReceived
   const books = lost === 0 ? 'every one arrived' : lost > 0 ? `${count(lost)} NOT seen at the far end` : `${count(-lost)} more arrived than were acknowledged`
