@@ -3,8 +3,10 @@
 // consumers shares the stream ($share/bench/PREFIX/#, QoS 1) and counts the
 // readings. Per setting, after a warm-up, over a measured window: readings/s
 // delivered end to end, whether the sources' backlog (/status backlogReadings)
-// stays flat, reading lag at the consumers, and the sources' CPU per delivered
-// reading. The settings, in the same run: sMAP delivering to the broker; a bare
+// stays flat, reading lag at the consumers, the sources' CPU per delivered
+// reading, and how many messages the broker dropped (its $SYS counter; the
+// broker runs with Mosquitto's default limits, 1,000 messages queued a client).
+// Afterwards, what the sources had acknowledged is compared with what arrived. The settings, in the same run: sMAP delivering to the broker; a bare
 // mqtt.js publish loop doing the same job (QoS 1, one message a stream a second,
 // the same payload shape and user properties) to the same broker and group;
 // sMAP delivering the same readings over HTTP to a loopback receiver
@@ -22,8 +24,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SmapInstance, type Logger } from '@smap/core'
 // mqtt is a dependency of @smap/core, not of the repository root, so bench/ reaches it through core's node_modules
-import mqtt from '../packages/core/node_modules/mqtt/build/index.js'
-import type { IPublishPacket, MqttClient } from '../packages/core/node_modules/mqtt/build/index.js'
+import mqtt from 'mqtt'
+import type { IPublishPacket, MqttClient } from 'mqtt'
 import { findMosquitto, startBroker, type Broker } from '../packages/core/test/_mosquitto.js'
 import { nextMessage, startChild, type FromSink, type ToSink } from './_report-ipc.js'
 import { formatRate, formatRatio } from './_stats.js'
@@ -44,6 +46,8 @@ const SAMPLE_MS = 1000
 /** How long the sources may take to deliver what they hold once adding stops. */
 const DRAIN_MS = 10_000
 const READY_MS = 60_000
+/** Mosquitto's count of messages it dropped (a full queue or inflight window of a client), published every sys_interval. */
+const DROPPED_TOPIC = '$SYS/broker/publish/messages/dropped'
 const ASK_MS = 10_000
 
 type Kind = 'mqtt' | 'http' | 'bare'
@@ -305,6 +309,23 @@ class Consumers {
   }
 }
 
+/** The broker's dropped-message counter, as it last published it (at most a second old). */
+class DropWatch {
+  value = 0
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic: string, payload: Buffer) => {
+      if (topic === DROPPED_TOPIC) this.value = Number(payload.toString('utf8'))
+    })
+  }
+
+  static async start(broker: string): Promise<DropWatch> {
+    const client = await mqtt.connectAsync(broker, { protocolVersion: 5, clean: true })
+    const w = new DropWatch(client)
+    await client.subscribeAsync(DROPPED_TOPIC, { qos: 0 })
+    return w
+  }
+}
+
 class HttpSink {
   private constructor(
     readonly child: ChildProcess,
@@ -350,11 +371,13 @@ interface Phase {
   errors: string[]
   /** The sources' longest event loop stall, ms: from their start to the window, and in it. */
   loopMax: { warmup: number; window: number }
+  /** Messages the broker dropped: from the sources' start to the window, in it, and after it. */
+  dropped: { warmup: number; window: number; after: number }
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0)
 
-async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: HttpSink): Promise<Phase> {
+async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: HttpSink, drops: DropWatch): Promise<Phase> {
   const far = async (): Promise<FarEnd> => {
     if (kind === 'http') return sink.counts()
     const s = await consumers.sample()
@@ -372,16 +395,19 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
   const sampleSources = async (stage: 'warm-up' | 'window' | 'drain'): Promise<SourceSample[]> => {
     const s = await Promise.all(sources.map((c, i) => ask<FromSource, 'sample'>(c, { type: 'sample' }, 'sample', `${NAMES[kind]} source ${i + 1}`)))
     for (const x of s) for (const e of [...x.logged, ...(x.lastError === null ? [] : [`last delivery error: ${x.lastError}`])]) errors.add(`(${stage}) ${e}`)
-    if (stage !== 'drain') loopMax[stage === 'warm-up' ? 'warmup' : 'window'] = Math.max(loopMax[stage === 'warm-up' ? 'warmup' : 'window'], ...s.map((x) => x.loopMaxMs))
+    const key = stage === 'warm-up' ? 'warmup' : 'window'
+    if (stage !== 'drain') loopMax[key] = Math.max(loopMax[key], ...s.map((x) => x.loopMaxMs))
     return s
   }
   const backlogOf = (s: readonly SourceSample[]): number => sum(s.map((x) => x.backlog))
   try {
     const before = await far()
+    const d0 = drops.value
     await Promise.all(sources.map((c, i) => nextMessage<FromSource, 'ready'>(c, 'ready', READY_MS, `${NAMES[kind]} source ${i + 1}`)))
     await sleep(WARMUP_MS)
     const t0 = performance.now()
     const [s0, f0] = await Promise.all([sampleSources('warm-up'), far()])
+    const d1 = drops.value
     const backlog = [backlogOf(s0)]
     for (let t = SAMPLE_MS; t < WINDOW_MS; t += SAMPLE_MS) {
       await sleep(t0 + t - performance.now())
@@ -390,6 +416,7 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
     await sleep(t0 + WINDOW_MS - performance.now())
     const [s1, f1] = await Promise.all([sampleSources('window'), far()])
     const windowMs = performance.now() - t0
+    const d2 = drops.value
     backlog.push(backlogOf(s1))
     // stop adding; wait until the sources hold nothing, then compare what they delivered with what arrived
     await Promise.all(sources.map((c, i) => ask<FromSource, 'quiet'>(c, { type: 'quiesce' }, 'quiet', `${NAMES[kind]} source ${i + 1}`)))
@@ -411,6 +438,7 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
       await sleep(100)
       after = await far()
     }
+    await sleep(1200) // the broker's counter is published once a second
     return {
       kind,
       windowMs,
@@ -428,6 +456,7 @@ async function phase(kind: Kind, broker: Broker, consumers: Consumers, sink: Htt
       states: last.map((x) => x.state),
       errors: [...errors],
       loopMax,
+      dropped: { warmup: d1 - d0, window: d2 - d1, after: drops.value - d2 },
     }
   } finally {
     await Promise.all(sources.map((c, i) => stopChild(c, `${NAMES[kind]} source ${i + 1}`)))
@@ -440,10 +469,13 @@ const perSec = (n: number, ms: number): number => (n / ms) * 1000
 function describe(p: Phase): string[] {
   const secs = p.windowMs / 1000
   const lines: string[] = []
-  const first = p.backlog[0] as number
-  const lastB = p.backlog[p.backlog.length - 1] as number
-  const growth = (lastB - first) / secs
-  const flat = lastB - first < (SOURCES * STREAMS) / 2 ? 'flat' : `GROWING by ${count(growth)} readings/s`
+  // the backlog's trend over the window (least squares, readings/s): flat if it would add up to less than half a second of readings
+  const n = p.backlog.length
+  const xs = p.backlog.map((_, i) => (i * SAMPLE_MS) / 1000)
+  const mx = sum(xs) / n
+  const my = sum(p.backlog) / n
+  const slope = sum(xs.map((x, i) => (x - mx) * ((p.backlog[i] as number) - my))) / sum(xs.map((x) => (x - mx) ** 2))
+  const flat = slope * secs < (SOURCES * STREAMS) / 2 ? `flat (trend ${slope >= 0 ? '+' : ''}${count(slope)} readings/s)` : `GROWING by ${count(slope)} readings/s`
   lines.push(
     `  ${NAMES[p.kind].padEnd(18)} ${formatRate(p.endToEnd)} readings/s end to end; sources added ${formatRate(p.added / secs)}/s, ` +
       `had acknowledged ${formatRate(p.delivered / secs)}/s`,
@@ -462,9 +494,11 @@ function describe(p: Phase): string[] {
   const lost = p.totalDelivered - p.totalReceived
   const books = lost === 0 ? 'every one arrived' : lost > 0 ? `${count(lost)} NOT seen at the far end` : `${count(-lost)} more arrived than were acknowledged`
   lines.push(
-    `    whole run: ${count(p.totalDelivered)} readings acknowledged, ${count(p.totalReceived)} counted at the far end (${books}; ${count(p.duplicates)} repeated messages dropped); ` +
+    `    whole setting: ${count(p.totalDelivered)} readings acknowledged, ${count(p.totalReceived)} counted at the far end (${books}; ${count(p.duplicates)} repeated messages dropped); ` +
       (p.drainMs === null ? `backlog NOT empty ${DRAIN_MS / 1000} s after adding stopped (states ${p.states.join(', ')})` : `backlog empty ${(p.drainMs / 1000).toFixed(2)} s after adding stopped`),
   )
+  const d = p.dropped
+  if (p.kind !== 'http') lines.push(`    the broker dropped ${count(d.warmup + d.window + d.after)} messages (${DROPPED_TOPIC}, up to 1 s late): ${count(d.warmup)} from the sources' start to the window, ${count(d.window)} in it, ${count(d.after)} after`)
   for (const e of [...new Set(p.errors)].slice(0, 5)) lines.push(`    logged: ${e}`)
   if (new Set(p.errors).size > 5) lines.push(`    ... and ${new Set(p.errors).size - 5} more log lines`)
   return lines
@@ -473,10 +507,10 @@ function describe(p: Phase): string[] {
 async function main(): Promise<void> {
   const found = findMosquitto()
   if (!('path' in found)) throw new Error(found.missing)
-  const broker = await startBroker(found.path, await tempDir())
+  const broker = await startBroker(found.path, await tempDir(), ['sys_interval 1'])
   try {
     const filter = `$share/${GROUP}/${PREFIX}/#`
-    const [consumers, sink] = await Promise.all([Consumers.start(broker.url, filter), HttpSink.start()])
+    const [consumers, sink, drops] = await Promise.all([Consumers.start(broker.url, filter), HttpSink.start(), DropWatch.start(broker.url)])
     console.log(
       `mqtt: ${SOURCES} sources x ${count(STREAMS)} streams at 1 Hz (${count(SOURCES * STREAMS)} readings/s in all) to one Mosquitto on loopback ` +
         `(default limits), consumed at QoS 1 by a group of ${CONSUMERS} (${filter}); per setting ${WARMUP_MS / 1000} s warm-up, ` +
@@ -484,7 +518,7 @@ async function main(): Promise<void> {
     )
     const results = new Map<Kind, Phase>()
     for (const kind of ['mqtt', 'bare', 'http'] as const) {
-      const p = await phase(kind, broker, consumers, sink)
+      const p = await phase(kind, broker, consumers, sink, drops)
       results.set(kind, p)
       for (const line of describe(p)) console.log(line)
     }
@@ -492,13 +526,19 @@ async function main(): Promise<void> {
     const b = results.get('bare') as Phase
     const h = results.get('http') as Phase
     const cpu = (p: Phase): number => p.cpuMicros / p.delivered
-    console.log(`end to end: sMAP -> MQTT ${formatRate(m.endToEnd)} readings/s, bare loop ${formatRate(b.endToEnd)} readings/s: ratio ${formatRatio(m.endToEnd / b.endToEnd)}; sMAP -> HTTP ${formatRate(h.endToEnd)} readings/s`)
+    const p50 = (p: Phase): number => Math.max(...p.lag.map((l) => l.p50))
+    console.log(
+      `end to end: sMAP -> MQTT ${formatRate(m.endToEnd)} readings/s, bare loop ${formatRate(b.endToEnd)} readings/s: ratio ${formatRatio(m.endToEnd / b.endToEnd)} ` +
+        `(the load is fixed, so ~1x means both keep up); sMAP -> HTTP ${formatRate(h.endToEnd)} readings/s. Lag p50 sMAP ${p50(m).toFixed(0)} ms, bare ${p50(b).toFixed(0)} ms ` +
+        `(sMAP adds up to its 100 ms flush interval)`,
+    )
     console.log(
       `source CPU per delivered reading: MQTT ${cpu(m).toFixed(1)} µs, HTTP ${cpu(h).toFixed(1)} µs, bare loop ${cpu(b).toFixed(1)} µs; ` +
         `MQTT/HTTP ${formatRatio(cpu(m) / cpu(h))}, MQTT/bare ${formatRatio(cpu(m) / cpu(b))}`,
     )
     console.log(`  (per source per second: MQTT ${((perSec(m.cpuMicros, m.windowMs) / SOURCES) / 1000).toFixed(0)} ms CPU, HTTP ${((perSec(h.cpuMicros, h.windowMs) / SOURCES) / 1000).toFixed(0)} ms, bare ${((perSec(b.cpuMicros, b.windowMs) / SOURCES) / 1000).toFixed(0)} ms)`)
     await Promise.all(consumers.children.map((c, i) => stopChild(c, `consumer ${i + 1}`)))
+    await drops.client.endAsync(true)
   } finally {
     await broker.stop()
   }

@@ -330,7 +330,7 @@ describe('reporting', () => {
     expect(await errors(`${base}ReportResource = /+\n`)).toBe(
       'conf.ini:3 [report x] ReportDeliveryLocation: missing: where to send the readings, e.g. "ReportDeliveryLocation = http://localhost:8079/add"',
     )
-    expect(await errors(`${base}ReportDeliveryLocation = ftp://a/add\nReportResource = /+\n`)).toBe('conf.ini:4 [report x] ReportDeliveryLocation: "ftp://a/add" must be an http:// or https:// URL')
+    expect(await errors(`${base}ReportDeliveryLocation = ftp://a/add\nReportResource = /+\n`)).toBe('conf.ini:4 [report x] ReportDeliveryLocation: "ftp://a/add" must be an http:// or https:// URL, or a broker\'s mqtt:// or mqtts:// URL with a topic prefix')
     expect(await errors(`${base}ReportDeliveryLocation = http://169.254.169.254/x\nReportResource = /+\n`)).toBe(
       'conf.ini:4 [report x] ReportDeliveryLocation: "http://169.254.169.254/x" points at a link-local address (where cloud metadata services answer); set AllowLinkLocal = true in [server] if you mean it',
     )
@@ -411,7 +411,7 @@ describe('/reports over HTTP', () => {
     })
     expect(await call('POST', '/reports', { ReportResource: '/+', ReportDeliveryLocation: 'file:///etc/passwd' })).toEqual({
       status: 400,
-      body: { error: 'ReportDeliveryLocation "file:///etc/passwd" must be an http:// or https:// URL', code: 'SMAP_REPORT_LOCATION' },
+      body: { error: 'ReportDeliveryLocation "file:///etc/passwd" must be an http:// or https:// URL, or a broker\'s mqtt:// or mqtts:// URL with a topic prefix', code: 'SMAP_REPORT_LOCATION' },
     })
     expect(await call('POST', '/reports', { ReportResource: '/a b', ReportDeliveryLocation: sink.url })).toMatchObject({ status: 400 })
     expect(await call('PUT', '/reports/not-a-uuid', { ReportResource: '/+', ReportDeliveryLocation: sink.url })).toEqual({ status: 400, body: { error: '"not-a-uuid" is not a uuid' } })

@@ -259,8 +259,8 @@ export class Channel {
     let answered5xx = 0
     while (this.#running) {
       const config = this.#config()
-      const payload = this.#payloads.build(lease, config.ReportResource, metaOnly)
       const location = this.locations[this.#location] as string
+      const payload = this.#payloads.build(lease, config.ReportResource, metaOnly, !isMqttLocation(location))
       this.#state = failures === 0 ? 'delivering' : 'retrying'
       const outcome = isMqttLocation(location) ? await this.#links.publish(location, payload.body, id, this.#abort.signal) : await this.#post(location, payload.json, config.Format, id)
       if (!this.#running && outcome.kind !== 'ok') return false

@@ -36,8 +36,8 @@ export class PayloadBuilder {
     return false
   }
 
-  /** The body for `lease`; with `describeAll`, every stream `resource` covers in full (a new subscriber's first report). */
-  build(lease: OutboxLease | undefined, resource: string, describeAll: boolean): Payload {
+  /** The body for `lease`; with `describeAll`, every stream `resource` covers in full (a new subscriber's first report); `asJson` false leaves `json` empty (a broker takes `body`). */
+  build(lease: OutboxLease | undefined, resource: string, describeAll: boolean, asJson = true): Payload {
     const tree = this.#tree
     const out: Record<string, CollectionObject | StreamEntry> = {}
     const streams = new Map<string, StreamEntry>()
@@ -78,7 +78,7 @@ export class PayloadBuilder {
       const readings = obj.Readings
       for (let k = from; k < to; k++) readings.push(e.r[k] as Reading)
     })
-    return { json: JSON.stringify(out), body: out, described }
+    return { json: asJson ? JSON.stringify(out) : '', body: out, described }
   }
 
   /** The subscriber acknowledged `payload`: what it described need not be sent in full again. */

@@ -6,6 +6,8 @@ import type { DeliveryOutcome } from './http.js'
 
 /** Readings of one stream in one message at most; a longer run goes in several, in order. */
 export const MQTT_READINGS_PER_MESSAGE = 1000
+/** Messages handed to the client before the event loop gets a turn. */
+const PUBLISH_SLICE = 200
 
 /** `mqtt://host:port/PREFIX` as the broker's URL and the topic prefix (without slashes at its ends). */
 export function parseMqttLocation(location: string): { broker: string; prefix: string } {
@@ -138,8 +140,17 @@ export class MqttLink {
       timer = setTimeout(() => reject(new Error(`no PUBACK from ${broker} within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
-      // in order per topic: one client publishes them in order, and the broker keeps the order of a session
-      await Promise.race([Promise.all(messages.map((m, i) => client.publishAsync(m.topic, m.payload, { qos: 1, retain: m.retain, properties: { userProperties: { 'smap-batch': batchId, 'smap-part': String(i) } } }))), timeout])
+      // in order per topic: one client publishes them in order, and the broker keeps the order of a session;
+      // a few hundred at a time, so that a big first batch (every stream's object) does not stall the event loop
+      let failed: Error | undefined
+      const acks: Array<Promise<unknown>> = []
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i] as MqttMessage
+        acks.push(client.publishAsync(m.topic, m.payload, { qos: 1, retain: m.retain, properties: { userProperties: { 'smap-batch': batchId, 'smap-part': String(i) } } }).catch((err: Error) => (failed ??= err)))
+        if (i % PUBLISH_SLICE === PUBLISH_SLICE - 1) await new Promise((r) => setImmediate(r))
+      }
+      await Promise.race([Promise.all(acks), timeout])
+      if (failed) throw failed
       return { kind: 'ok', status: 0 }
     } catch (err) {
       const code = (err as { code?: number }).code
