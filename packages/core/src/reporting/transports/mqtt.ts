@@ -120,14 +120,19 @@ function connectError(err: Error & { code?: string | number }, broker: string): 
 export class MqttLink {
   #client: MqttClient | undefined
   #connecting: Promise<MqttClient> | undefined
+  /** The broker's URL and the topic prefix, read from the location once. */
+  readonly broker: string
+  readonly prefix: string
   constructor(
     readonly location: string,
     private readonly options: MqttOptions,
-  ) {}
+  ) {
+    ;({ broker: this.broker, prefix: this.prefix } = parseMqttLocation(location))
+  }
 
   /** Publishes `messages`; each carries the user properties `smap-batch` (the same on a retry) and `smap-part`, so a consumer can drop repeats. */
   async publish(messages: readonly MqttMessage[], batchId: string, timeoutMs: number, signal?: AbortSignal): Promise<DeliveryOutcome> {
-    const { broker } = parseMqttLocation(this.location)
+    const broker = this.broker
     let client: MqttClient
     try {
       client = await this.#connect(signal)
@@ -168,7 +173,7 @@ export class MqttLink {
     this.#drop()
     this.#connecting ??= this.#clientOptions()
       .then((opts) => new Promise<MqttClient>((resolve, reject) => {
-        const client = mqtt.connect(parseMqttLocation(this.location).broker, opts)
+        const client = mqtt.connect(this.broker, opts)
         const fail = (err: Error): void => {
           cleanup()
           client.end(true)
@@ -261,7 +266,7 @@ export class MqttLinks {
       link = new MqttLink(location, { clientId: mqttClientId(this.root, this.report(), location), connectTimeoutMs: Math.min(this.timeoutMs, 10_000), login })
       this.#links.set(location, link)
     }
-    return link.publish(mqttMessages(body, parseMqttLocation(location).prefix, this.root), batchId, this.timeoutMs, signal)
+    return link.publish(mqttMessages(body, link.prefix, this.root), batchId, this.timeoutMs, signal)
   }
 
   async close(): Promise<void> {
