@@ -80,7 +80,7 @@ export function checkLocation(location: string, policy: LocationPolicy = {}): st
     return `"${location}" is not a URL; expected one like http://archiver:8079/add`
   }
   if (!['http:', 'https:', 'mqtt:', 'mqtts:'].includes(url.protocol)) return `"${location}" must be an http:// or https:// URL, or a broker's mqtt:// or mqtts:// URL with a topic prefix`
-  if ((url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && (url.username || url.password)) return `"${location}" has a user or password in it: credentials never go in a location; give them in a [broker] section`
+  if ((url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && (url.username || url.password)) return `"${location.replace(/\/\/[^@/]*@/, '//***@')}" has a user or password in it (not repeated here): credentials never go in a location; give them in a [broker] section`
   if ((url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && (/[#+]/.test(decodeURIComponent(url.pathname)) || location.includes('#'))) return `"${location}": a topic prefix cannot hold the wildcards # or +`
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
   if (policy.allowedHosts && policy.allowedHosts.length > 0 && !policy.allowedHosts.some((h) => h.toLowerCase() === host)) {
