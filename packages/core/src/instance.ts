@@ -68,7 +68,7 @@ export interface ServerSettings {
   allowLinkLocal?: boolean
   /** fsync the outbox after every write (survives power loss; slower). */
   fsync?: boolean
-  /** How often added readings are written to the outboxes, ms (default 100). */
+  /** The least time between two writes to one report's outbox, ms (default 10); a reading that finds it idle is written at once. */
   flushInterval?: number
   /** How long a subscriber may take to answer a POST, ms (default 30,000). */
   reportTimeout?: number

@@ -31,7 +31,7 @@ const SERVER_KEYS: Array<{
   { key: 'ReportHosts', field: 'reportHosts', read: (v) => v.split(/[\s,]+/).filter(Boolean), write: (v) => v.join(', ') },
   { key: 'AllowLinkLocal', field: 'allowLinkLocal', read: (v, w) => readBoolean(v, w), write: String },
   { key: 'Fsync', field: 'fsync', read: (v, w) => readBoolean(v, w), write: String },
-  { key: 'FlushInterval', field: 'flushInterval', read: (v, w) => readMs(v, 10, 60_000, w), write: String },
+  { key: 'FlushInterval', field: 'flushInterval', read: (v, w) => readMs(v, 1, 60_000, w), write: String },
   { key: 'ReportTimeout', field: 'reportTimeout', read: (v, w) => readMs(v, 100, 600_000, w), write: String },
   { key: 'RetryBackoff', field: 'retryBackoff', read: (v, w) => readMs(v, 1, 600_000, w), write: String },
   { key: 'MaxRetryBackoff', field: 'maxRetryBackoff', read: (v, w) => readMs(v, 1, 3_600_000, w), write: String },

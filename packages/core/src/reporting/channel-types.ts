@@ -7,6 +7,12 @@ import type { Logger } from '../logger.js'
 /** How a channel delivers: the reporter's settings. */
 export interface ChannelOptions {
   fsync?: boolean
+  /** The least time between two writes to the outbox, ms (default 10); a reading that finds it idle is written at the next turn of the event loop. */
+  writeGapMs?: number
+  /** Whether readings are written as they arrive (false while an import holds them for one big write). */
+  autoWrite?: () => boolean
+  /** Called after each write to the outbox (the byte cap over all outboxes). */
+  afterWrite?: () => void
   /** Timeout of one POST, ms (default 30 s). */
   timeoutMs?: number
   /** Retry backoff: first delay and cap, ms (defaults 500 ms and 60 s). */

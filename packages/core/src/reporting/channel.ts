@@ -13,6 +13,7 @@ import { Outbox } from './outbox.js'
 import { PayloadBuilder } from './payload.js'
 import { PendingReadings } from './pending.js'
 import type { ReportConfig } from './subscription.js'
+import { WriteTimer } from './write-timer.js'
 import { COMPRESSION, postReport } from './transports/http.js'
 import { isMqttLocation, MqttLinks } from './transports/mqtt.js'
 import type { ChannelOptions, ChannelStatus } from './channel-types.js'
@@ -62,6 +63,7 @@ export class Channel {
   #lastSuccess: number | undefined
   #lastError: { message: string; time: number } | undefined
   readonly #links: MqttLinks // a broker connection per mqtt:// location, kept while the channel runs
+  readonly #writes: WriteTimer
 
   constructor(tree: TreeView, config: () => ReportConfig, dir: string, locations: string[], options: ChannelOptions) {
     this.#payloads = new PayloadBuilder(tree)
@@ -70,6 +72,7 @@ export class Channel {
     this.dir = dir
     this.locations = locations
     this.#options = options
+    this.#writes = new WriteTimer(options.writeGapMs ?? 10, () => void this.#writeDue())
   }
 
   get #uuid(): string {
@@ -81,10 +84,18 @@ export class Channel {
     return this.#pending.count + this.#appending + this.#lent
   }
 
-  /** Holds a reading in memory until the next flush. */
+  /** Holds a reading in memory until it is written to the outbox, soon. */
   push(ts: Timeseries, time: number, value: ReadingValue): void {
     this.#pending.push(ts, time, value)
     this.#added++
+    if (this.#running) this.#writes.due()
+  }
+
+  /** The write a reading asked for; what arrived meanwhile asks for the next (not while a failed write waits to be tried again: the reporter's tick does). */
+  async #writeDue(): Promise<void> {
+    if (this.#options.autoWrite?.() === false) return
+    await this.flush()
+    if (this.#running && !this.#pending.empty && !this.#recovering && this.#lent === 0) this.#writes.due()
   }
 
   /** Forgets readings not yet written to the outbox (a failed import chunk). */
@@ -106,6 +117,7 @@ export class Channel {
     this.#deadLetters = await DeadLetters.open(this.dir, this.#options.logger, `report ${this.#uuid}`)
     this.#running = true
     this.#loop = this.#run()
+    if (!this.#pending.empty) this.#writes.due() // what came while it opened
   }
 
   /** Writes pending readings to the outbox (one chunk write per flush). */
@@ -117,6 +129,7 @@ export class Channel {
   async #flushNow(): Promise<void> {
     // while readings are lent from memory, newer ones wait, so that a stream's readings stay in order
     if (!this.outbox || this.#pending.empty || this.#lent > 0) return
+    this.#writes.started()
     if (this.#recovering && Date.now() < this.#writeRetryAt) {
       this.droppedPending += this.#pending.cap(this.#config().MaxBuffer)
       this.#wake?.() // they may go straight from memory
@@ -144,6 +157,7 @@ export class Channel {
     try {
       await outbox.append(entries)
       this.#appending = 0
+      this.#options.afterWrite?.()
       this.#wake?.()
       return true
     } catch (err) {
@@ -356,6 +370,7 @@ export class Channel {
   async stop(): Promise<void> {
     await this.flush()
     this.#running = false
+    this.#writes.cancel()
     // a POST on the wire gets a moment to be acknowledged, so that a clean stop sends nothing twice
     if (this.#state === 'delivering') await Promise.race([this.#loop, new Promise((r) => setTimeout(r, 1000))])
     this.#abort.abort()

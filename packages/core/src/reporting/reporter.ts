@@ -14,10 +14,13 @@ import { createDeliveryAgent } from './transports/connect-guard.js'
 import { SubscriptionStore } from './subscription-store.js'
 import { covers, type LocationPolicy, type ReportConfig, type ReportOrigin, type Subscription } from './subscription.js'
 
+/** How often the reporter retries held readings, expires subscriptions and applies the byte cap, ms. */
+const TICK_MS = 100
+
 /** How the reporter works; resolved from `[server]` before it is made. */
 export interface ReporterOptions {
   dataDir: string
-  /** How often added readings are written to the outboxes, ms (default 100). */
+  /** The least time between two writes to one outbox, ms (default 10): a reading that finds its outbox idle is written at the next turn of the event loop. */
   flushMs?: number
   fsync?: boolean
   /** Timeout of one POST, ms (default 30 s). */
@@ -67,7 +70,13 @@ export class Reporter {
     this.#tree = tree
     this.#options = options
     this.#store = new SubscriptionStore(options.dataDir)
-    this.#channelOptions = { ...options, dispatcher: () => (this.#agent ??= createDeliveryAgent({ allowLinkLocal: options.policy?.allowLinkLocal })) }
+    this.#channelOptions = {
+      ...options,
+      writeGapMs: options.flushMs ?? 10,
+      autoWrite: () => this.autoFlush,
+      afterWrite: () => this.#capBytes(),
+      dispatcher: () => (this.#agent ??= createDeliveryAgent({ allowLinkLocal: options.policy?.allowLinkLocal })),
+    }
   }
 
   /** Where outboxes and subscriptions are kept. */
@@ -166,11 +175,12 @@ export class Reporter {
         void this.#tick().finally(() => {
           if (this.#started) tick()
         })
-      }, this.#options.flushMs ?? 100)
+      }, TICK_MS)
     }
     tick()
   }
 
+  // Readings are written as they come (Channel.push); the tick catches what waits for a write to be tried again, expiry and the byte cap.
   async #tick(): Promise<void> {
     if (this.autoFlush) await this.flush()
     else this.#capBytes()
