@@ -10,6 +10,7 @@ import { mountData } from './data.js'
 import { mountDrivers } from './drivers.js'
 import { mountEvents, type EventsOptions } from './events.js'
 import { mountJobs } from './jobs.js'
+import { jsonPieces, jsonStream } from './json-stream.js'
 import { mountPage, wantsPage } from './page.js'
 import { mountReports } from './reports.js'
 
@@ -46,7 +47,7 @@ export function createApp(inst: SmapInstance, options: AppOptions = {}): Hono {
     return wantsPage(c) ? page.index(c) : c.json({ Contents: inst.actuation.any ? ['data', 'reports', 'jobs'] : ['data', 'reports'] })
   })
   const events = mountEvents(app, inst, options.events)
-  app.get('/status', async (c) => c.json({ ...(await inst.status()), events: events.status() }))
+  app.get('/status', async (c) => jsonStream(c, jsonPieces({ ...(await inst.status()), events: events.status() })))
   mountDrivers(app, inst)
   mountAccess(app, inst)
   mountReports(app, inst)

@@ -1,7 +1,8 @@
 import type { Context, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { relativePath } from '../tree/path.js'
-import type { TreeView } from '../tree/tree.js'
+import type { Resource, TreeView } from '../tree/tree.js'
+import { jsonStream, objectPieces } from './json-stream.js'
 
 /** `/data`: the tree, one resource or a whole subtree (`PATH/+`). */
 export function mountData(app: Hono, tree: TreeView, allowed: (path: string) => string | undefined = () => undefined): void {
@@ -12,9 +13,8 @@ export function mountData(app: Hono, tree: TreeView, allowed: (path: string) => 
     const resource = tree.lookup(path)
     if (!resource) throw new HTTPException(404, { message: `no resource at /data${path === '/' ? '' : path.replace(/\/$/, '')}` })
     if (!all) return c.json(resource.toJSON())
-    const out: Record<string, unknown> = {}
-    for (const r of tree.resources(resource.path)) out[relativePath(resource.path, r.path)] = r.toJSON()
-    return c.json(out)
+    // each resource as it is when its part is written; the body is never whole in memory
+    return jsonStream(c, objectPieces(subtree(tree, resource.path)))
   }
   app.get('/data', getData)
   app.get('/data/*', getData)
@@ -24,6 +24,10 @@ export function mountData(app: Hono, tree: TreeView, allowed: (path: string) => 
   }
   app.all('/data', methodNotAllowed)
   app.all('/data/*', methodNotAllowed)
+}
+
+function* subtree(tree: TreeView, root: string): Generator<[string, Resource]> {
+  for (const r of tree.resources(root)) yield [relativePath(root, r.path), r]
 }
 
 /** 405 with the methods that would work, in `Allow`. */

@@ -120,6 +120,12 @@ export class Channel {
     if (!this.#pending.empty) this.#writes.due() // what came while it opened
   }
 
+  /** The reporter's tick: what a failed write holds is tried again; anything else held gets its write (in FlushInterval, if one was just made). */
+  async tick(): Promise<void> {
+    if (this.#recovering || this.#lent > 0) await this.flush()
+    else if (this.#running && !this.#pending.empty) this.#writes.due()
+  }
+
   /** Writes pending readings to the outbox (one chunk write per flush). */
   flush(): Promise<void> {
     this.#writing = this.#writing.then(() => this.#flushNow())

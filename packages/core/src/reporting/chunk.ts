@@ -31,22 +31,56 @@ export function splitChunks(entries: readonly OutboxEntry[], max: number): Outbo
 }
 
 /** The documents of a segment file: chunks of readings, and how far each has been consumed. */
-export type SegmentDoc = { _id: string; s: number; t: number; j: string } | { _id: string; s: number; o: number[] }
+export type SegmentDoc = { _id: string; s: number; t: number; w: string } | { _id: string; s: number; t: number; j: string } | { _id: string; s: number; o: number[] }
 
-/** A chunk as read back: its readings as one JSON string (`j`), or, in files from before that, as entries (`e`). */
+/**
+ * A chunk as read back: its readings in report form (`w`), or as a JSON list
+ * of entries (`j`: one stream twice in the chunk, or files from before `w`),
+ * or, in files from before that, as entries (`e`).
+ */
 export interface StoredChunk {
   s: number
   t: number
+  w?: string
   j?: string
   e?: OutboxEntry[]
+}
+
+type WireBody = Record<string, { uuid: string; Readings: OutboxEntry['r'] }>
+
+/**
+ * How a chunk's readings are stored: in the form a report carries them
+ * (`{"PATH": {"uuid": ..., "Readings": [...]}, ...}`), so that a POST of the
+ * whole chunk is that very string, serialized once; a chunk that holds one
+ * stream twice cannot be keyed by path and is stored as a list (`j`).
+ */
+export function encodeChunk(entries: readonly OutboxEntry[]): { w: string } | { j: string } {
+  const wire: WireBody = {}
+  for (const e of entries) {
+    if (Object.hasOwn(wire, e.p)) return { j: JSON.stringify(entries) }
+    wire[e.p] = { uuid: e.u, Readings: e.r }
+  }
+  return { w: JSON.stringify(wire) }
+}
+
+/** A stored chunk's readings, as entries (throws if its JSON is damaged). */
+export function decodeChunk(c: StoredChunk): OutboxEntry[] {
+  if (c.w !== undefined) {
+    const wire = JSON.parse(c.w) as WireBody
+    const out: OutboxEntry[] = []
+    for (const p of Object.keys(wire)) out.push({ p, u: (wire[p] as WireBody[string]).uuid, r: (wire[p] as WireBody[string]).Readings })
+    return out
+  }
+  return c.j !== undefined ? (JSON.parse(c.j) as OutboxEntry[]) : (c.e as OutboxEntry[])
 }
 
 /** What a line of a segment file holds, or undefined for a line that is neither a chunk nor offsets. */
 export function readSegmentDoc(d: unknown): { kind: 'offsets'; s: number; o: number[] } | { kind: 'chunk'; chunk: StoredChunk } | undefined {
   if (typeof d !== 'object' || d === null) return undefined
-  const doc = d as Partial<Record<'s' | 't' | 'j' | 'e' | 'o', unknown>>
+  const doc = d as Partial<Record<'s' | 't' | 'w' | 'j' | 'e' | 'o', unknown>>
   if (typeof doc.s !== 'number') return undefined
   if (Array.isArray(doc.o)) return { kind: 'offsets', s: doc.s, o: doc.o as number[] }
+  if (typeof doc.w === 'string') return { kind: 'chunk', chunk: { s: doc.s, t: Number(doc.t), w: doc.w } }
   if (typeof doc.j === 'string') return { kind: 'chunk', chunk: { s: doc.s, t: Number(doc.t), j: doc.j } }
   if (Array.isArray(doc.e)) return { kind: 'chunk', chunk: { s: doc.s, t: Number(doc.t), e: doc.e as OutboxEntry[] } }
   return undefined
@@ -114,8 +148,10 @@ export class Chunk {
   gone = false
   removed = false
   #entries: OutboxEntry[] | undefined
-  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => string = (p) => p) {
+  #wire: string | undefined
+  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => string = (p) => p, wire?: string) {
     this.seq = seq
+    this.#wire = wire
     this.created = created
     this.#entries = entries
     this.paths = entries.map((e) => intern(e.p))
@@ -143,14 +179,21 @@ export class Chunk {
     return this.#entries
   }
 
+  /** Its readings as stored in report form (see `encodeChunk`), while warm, if it was stored so. */
+  get wire(): string | undefined {
+    return this.#wire
+  }
+
   /** Puts its readings back in memory, as read back from its segment. */
-  warmWith(entries: OutboxEntry[]): void {
+  warmWith(entries: OutboxEntry[], wire?: string): void {
     this.#entries = entries
+    this.#wire = wire
   }
 
   /** Drops its readings from memory: they stay in its segment file. */
   cool(): void {
     this.#entries = undefined
+    this.#wire = undefined
   }
 }
 

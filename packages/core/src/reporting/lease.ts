@@ -1,4 +1,4 @@
-import type { OutboxEntry, Slice } from './chunk.js'
+import type { Chunk, OutboxEntry, Slice } from './chunk.js'
 
 /** What a lease gives back to its outbox. */
 export interface LeaseOwner {
@@ -31,6 +31,19 @@ export class OutboxLease {
   /** Calls `fn` for each run of one stream's readings, in order: `entry.r[from]` to `entry.r[to - 1]`. */
   forEach(fn: (entry: OutboxEntry, from: number, to: number) => void): void {
     for (const s of this.#slices) fn(s.chunk.entries[s.i] as OutboxEntry, s.from, s.to)
+  }
+
+  /** Its chunks in order, if it lends each of them whole (every reading of every entry), else undefined. */
+  wholeChunks(): Chunk[] | undefined {
+    const out: Chunk[] = []
+    let k = 0
+    for (const s of this.#slices) {
+      if (k === 0) out.push(s.chunk)
+      const chunk = out[out.length - 1] as Chunk
+      if (s.chunk !== chunk || s.i !== k || s.from !== 0 || s.to !== chunk.lengths[k]) return undefined
+      k = k + 1 === chunk.lengths.length ? 0 : k + 1
+    }
+    return k === 0 ? out : undefined
   }
 
   /** A copy of its readings, stream by stream (to set them aside). */

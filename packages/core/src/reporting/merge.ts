@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises'
-import { Chunk, type OutboxEntry, type Segment, type SegmentDoc } from './chunk.js'
+import { Chunk, encodeChunk, type OutboxEntry, type Segment, type SegmentDoc } from './chunk.js'
 import { Store } from './store.js'
 
 /**
@@ -61,15 +61,16 @@ export async function mergeSegment(
   const t = chunks.reduce((min, c) => Math.min(min, c.created), Number.POSITIVE_INFINITY)
   const docs = groups.map((e) => {
     const s = nextSeq()
-    return { _id: `c${s}`, s, t, j: JSON.stringify(e) }
+    return { _id: `c${s}`, s, t, ...encodeChunk(e) }
   })
   const ds = await replaceSegmentFile(seg.file, docs)
   const next: Segment = { ...seg, ds, warm: 0, pinned: false, live: docs.length, readings: 0, written: 0, bytes: 0, damaged: false }
   const out = docs.map((d, k) => {
     const e = groups[k] as OutboxEntry[]
     next.readings += e.reduce((n, x) => n + x.r.length, 0)
-    next.bytes += d.j.length
-    return new Chunk(d.s, d.t, e, e.map(() => 0), next, d.j.length, intern)
+    const text = 'w' in d ? d.w : d.j
+    next.bytes += text.length
+    return new Chunk(d.s, d.t, e, e.map(() => 0), next, text.length, intern, 'w' in d ? d.w : undefined)
   })
   next.written = next.readings
   return [next, out]

@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
-import { Chunk, readSegmentDoc, splitChunks, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
+import { Chunk, decodeChunk, encodeChunk, readSegmentDoc, splitChunks, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
 import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
 import { mergeSegment, worthMerging } from './merge.js'
 import { ChunkQueue } from './queue.js'
@@ -118,15 +118,15 @@ export class Outbox implements LeaseOwner {
     let seg: Segment = { n, file, ds, warm: 0, pinned: false, live: 0, readings: 0, written: 0, bytes: 0, created: 0, sealed: true, damaged: readOnly }
     let live: Chunk[] = []
     for (const [k, c] of chunks.entries()) {
-      if (k > 0 && c.j !== undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
+      if (k > 0 && c.e === undefined) await yieldToLoop() // one chunk parsed per turn: a segment can hold a whole big flush
       let e: OutboxEntry[]
       try {
-        e = c.j !== undefined ? (JSON.parse(c.j) as OutboxEntry[]) : (c.e as OutboxEntry[])
+        e = decodeChunk(c)
       } catch (err) {
         this.quarantined.push(await quarantine(this.dir, file, 'copy', `chunk ${c.s} unreadable: ${(err as Error).message}`, this.#logger))
         continue
       }
-      const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg, c.j?.length ?? 0, this.#queue.intern)
+      const chunk = new Chunk(c.s, c.t, e, offsets.get(c.s) ?? e.map(() => 0), seg, (c.w ?? c.j)?.length ?? 0, this.#queue.intern, c.w)
       this.#nextSeq = Math.max(this.#nextSeq, c.s + 1)
       if (chunk.remaining === 0) {
         // not recorded (a full disk): it is found delivered again next time
@@ -169,7 +169,7 @@ export class Outbox implements LeaseOwner {
     try {
       const entries: OutboxEntry[][] = []
       for (const c of chunks) {
-        const e = c.warm ? c.entries : await this.#readBack(c)
+        const e = c.warm ? c.entries : (await this.#readBack(c))?.entries
         if (e === undefined) return // said why; it is delivered as it is
         entries.push(e)
       }
@@ -228,16 +228,18 @@ export class Outbox implements LeaseOwner {
     const chunks = splitChunks(entries, this.#chunkReadings)
     const now = Date.now()
     // each chunk's readings as one JSON string, one chunk per turn of the event loop: NeDB then checks,
-    // copies and serializes a string, not every value (it did that with a replacer, value by value)
-    const docs: Array<SegmentDoc & { t: number; j: string }> = []
+    // copies and serializes a string, not every value (it did that with a replacer, value by value);
+    // in report form, so that delivering the chunk whole sends that string as it is
+    const docs: Array<{ _id: string; s: number; t: number; text: string; wire: boolean }> = []
     for (const e of chunks) {
       if (docs.length > 0) await yieldToLoop()
-      docs.push({ _id: `c${this.#nextSeq}`, s: this.#nextSeq++, t: now, j: JSON.stringify(e) })
+      const stored = encodeChunk(e)
+      docs.push({ _id: `c${this.#nextSeq}`, s: this.#nextSeq++, t: now, ...('w' in stored ? { text: stored.w, wire: true } : { text: stored.j, wire: false }) })
     }
     const seg = await this.#activeSegment()
     try {
       const ds = await this.#segments.store(seg)
-      await ds.insert(docs)
+      await ds.insert(docs.map((d): SegmentDoc => (d.wire ? { _id: d._id, s: d.s, t: d.t, w: d.text } : { _id: d._id, s: d.s, t: d.t, j: d.text })))
       if (this.#fsync) await ds.fsync()
     } catch (err) {
       // the file may now end with a torn line: never append to it again
@@ -252,11 +254,11 @@ export class Outbox implements LeaseOwner {
     const touched = new Set<string>()
     for (const [k, d] of docs.entries()) {
       const e = chunks[k] as OutboxEntry[]
-      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, d.j.length, this.#queue.intern)
+      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, d.text.length, this.#queue.intern, d.wire ? d.text : undefined)
       seg.live++
       seg.readings += chunk.remaining
       seg.written += chunk.total
-      seg.bytes += d.j.length + 64 // the line: the readings and about 64 bytes of document
+      seg.bytes += d.text.length + 64 // the line: the readings and about 64 bytes of document
       this.#queue.push(chunk)
       for (const p of chunk.paths) touched.add(p)
     }
@@ -287,23 +289,23 @@ export class Outbox implements LeaseOwner {
 
   /** Reads a cold chunk's readings back from its segment; a chunk that cannot be read is counted as dropped, and said so. */
   async #warmUp(chunk: Chunk): Promise<void> {
-    const e = await this.#readBack(chunk)
-    if (e !== undefined && !chunk.gone && chunk.remaining > 0) this.#queue.warmWith(chunk, e)
+    const back = await this.#readBack(chunk)
+    if (back !== undefined && !chunk.gone && chunk.remaining > 0) this.#queue.warmWith(chunk, back.entries, back.wire)
   }
 
-  async #readBack(chunk: Chunk): Promise<OutboxEntry[] | undefined> {
+  async #readBack(chunk: Chunk): Promise<{ entries: OutboxEntry[]; wire?: string } | undefined> {
     let problem: string
     try {
       const d = readSegmentDoc(await (await this.#segments.store(chunk.seg)).get(`c${chunk.seq}`))
       if (d?.kind === 'chunk') {
-        const e = d.chunk.j !== undefined ? (JSON.parse(d.chunk.j) as OutboxEntry[]) : (d.chunk.e as OutboxEntry[])
-        if (e.length === chunk.lengths.length && e.every((x, i) => x.r.length === chunk.lengths[i])) return e
+        const e = decodeChunk(d.chunk)
+        if (e.length === chunk.lengths.length && e.every((x, i) => x.r.length === chunk.lengths[i])) return { entries: e, wire: d.chunk.w }
         problem = 'it no longer matches what was stored'
       } else problem = 'it is missing'
     } catch (err) {
       problem = (err as Error).message
     }
-    if (chunk.warm) return chunk.entries
+    if (chunk.warm) return { entries: chunk.entries, wire: chunk.wire }
     if (chunk.gone || chunk.remaining === 0) return undefined // rewritten or dropped meanwhile: nothing of it to read
     this.#logger.error(`outbox ${this.dir}: chunk ${chunk.seq} in ${chunk.seg.file} cannot be read back (${problem}); its ${chunk.remaining} undelivered readings are counted as dropped`)
     chunk.paths.forEach((_, i) => this.#queue.drop(chunk, i))

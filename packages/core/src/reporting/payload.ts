@@ -9,7 +9,7 @@ import { covers } from './subscription.js'
 /** A report body, and the resources it describes in full (to remember once it is acknowledged). */
 export interface Payload {
   json: string
-  /** The same body as an object (a broker gets it stream by stream). */
+  /** The same body as an object (a broker gets it stream by stream); empty when `json` is the outbox's own text (see `#stored`). */
   body: Record<string, CollectionObject | StreamEntry>
   described: Array<[Timeseries | Collection, number]>
 }
@@ -43,6 +43,10 @@ export class PayloadBuilder {
     const streams = new Map<string, StreamEntry>()
     const described: Payload['described'] = []
     const isNew = (r: Timeseries | Collection): boolean => this.#described.get(r) !== r._metaVersion
+    if (asJson && !describeAll && lease) {
+      const json = this.#stored(lease, isNew)
+      if (json !== undefined) return { json, body: {}, described: [] }
+    }
     const addParents = (path: string): void => {
       for (let p = parentPath(path); ; p = parentPath(p)) {
         const coll = tree.getCollection(p)
@@ -79,6 +83,32 @@ export class PayloadBuilder {
       for (let k = from; k < to; k++) readings.push(e.r[k] as Reading)
     })
     return { json: asJson ? JSON.stringify(out) : '', body: out, described }
+  }
+
+  /**
+   * The body as the outbox stored it, when the lease lends whole chunks kept
+   * in report form, no stream of which is to be described, and no stream is
+   * in two of them: the readings are then not serialized again.
+   */
+  #stored(lease: OutboxLease, isNew: (ts: Timeseries) => boolean): string | undefined {
+    const chunks = lease.wholeChunks()
+    if (chunks === undefined || chunks.length === 0) return undefined
+    const seen = chunks.length > 1 ? new Set<string>() : undefined
+    const texts: string[] = []
+    for (const chunk of chunks) {
+      if (chunk.wire === undefined) return undefined
+      for (const e of chunk.entries) {
+        const ts = this.#tree.getTimeseries(e.p)
+        if (ts && ts.uuid === e.u && isNew(ts)) return undefined
+        if (seen) {
+          if (seen.has(e.p)) return undefined
+          seen.add(e.p)
+        }
+      }
+      if (chunk.wire.length > 2) texts.push(chunk.wire)
+    }
+    if (texts.length === 1) return texts[0]
+    return `{${texts.map((t) => t.slice(1, -1)).join(',')}}`
   }
 
   /** The subscriber acknowledged `payload`: what it described need not be sent in full again. */

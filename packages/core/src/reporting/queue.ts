@@ -110,9 +110,9 @@ export class ChunkQueue {
     this.#warmed(chunk, -1)
   }
 
-  warmWith(chunk: Chunk, entries: OutboxEntry[]): void {
+  warmWith(chunk: Chunk, entries: OutboxEntry[], wire?: string): void {
     if (chunk.warm) return
-    chunk.warmWith(entries)
+    chunk.warmWith(entries, wire)
     this.#warmed(chunk, 1)
   }
 
@@ -142,9 +142,8 @@ export class ChunkQueue {
     chunk.seg.readings -= n
     this.buffered -= n
     const p = chunk.paths[i] as string
-    const v = (this.perStream.get(p) ?? 0) - n
-    if (v <= 0) this.perStream.delete(p)
-    else this.perStream.set(p, v)
+    // a stream's count stays at 0 rather than leave the map: deleting and adding a key again on every delivery made it rehash
+    this.perStream.set(p, Math.max(0, (this.perStream.get(p) ?? 0) - n))
   }
 
   /** Drops up to `n` undelivered readings of entry `i`, counted per stream; returns how many. */

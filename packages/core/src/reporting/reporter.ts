@@ -182,8 +182,8 @@ export class Reporter {
 
   // Readings are written as they come (Channel.push); the tick catches what waits for a write to be tried again, expiry and the byte cap.
   async #tick(): Promise<void> {
-    if (this.autoFlush) await this.flush()
-    else this.#capBytes()
+    if (this.autoFlush) for (const sub of [...this.#subs.values()]) for (const ch of sub.channels) await ch.tick()
+    this.#capBytes()
     const now = Date.now()
     for (const sub of [...this.#subs.values()]) {
       if (sub.config.ExpireTime !== undefined && now >= sub.config.ExpireTime) {
