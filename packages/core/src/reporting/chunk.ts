@@ -123,6 +123,12 @@ export const MEMORY_SEGMENT: Readonly<Segment> = Object.freeze({
   damaged: true,
 })
 
+/** A stream's count of readings in the outbox, shared by every chunk that holds some of them (kept per reading, so counting is a field, not a lookup). */
+export interface StreamCount {
+  readonly path: string
+  buffered: number
+}
+
 /**
  * Up to 10,000 readings stored as one document. What delivery and the cap
  * need (each entry's path and length, the offsets) is always in memory; the
@@ -132,8 +138,9 @@ export const MEMORY_SEGMENT: Readonly<Segment> = Object.freeze({
 export class Chunk {
   readonly seq: number
   readonly created: number
-  /** per entry: its stream's path, and how many readings it holds */
+  /** per entry: its stream's path, its count, and how many readings it holds */
   readonly paths: string[]
+  readonly counts: StreamCount[]
   readonly lengths: number[]
   /** per entry: readings already delivered or dropped */
   readonly off: number[]
@@ -149,12 +156,13 @@ export class Chunk {
   removed = false
   #entries: OutboxEntry[] | undefined
   #wire: string | undefined
-  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => string = (p) => p, wire?: string) {
+  constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => StreamCount = (path) => ({ path, buffered: 0 }), wire?: string) {
     this.seq = seq
     this.#wire = wire
     this.created = created
     this.#entries = entries
-    this.paths = entries.map((e) => intern(e.p))
+    this.counts = entries.map((e) => intern(e.p))
+    this.paths = this.counts.map((c) => c.path)
     this.lengths = entries.map((e) => e.r.length)
     this.off = off
     this.seg = seg

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises'
-import { Chunk, encodeChunk, type OutboxEntry, type Segment, type SegmentDoc } from './chunk.js'
+import { Chunk, encodeChunk, type OutboxEntry, type Segment, type SegmentDoc, type StreamCount } from './chunk.js'
 import { Store } from './store.js'
 
 /**
@@ -55,7 +55,7 @@ export async function mergeSegment(
   entries: readonly OutboxEntry[][],
   max: number,
   nextSeq: () => number,
-  intern: (path: string) => string,
+  intern: (path: string) => StreamCount,
 ): Promise<[Segment, Chunk[]]> {
   const groups = regroup(chunks, entries, max)
   const t = chunks.reduce((min, c) => Math.min(min, c.created), Number.POSITIVE_INFINITY)

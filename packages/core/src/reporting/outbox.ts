@@ -34,6 +34,9 @@ export interface OutboxOptions {
 
 const SEGMENT_FILE = /^seg-(\d{8})\.db$/
 
+/** How far over the cap a stream may go before it is trimmed (so that trims, and their offset writes, are infrequent). */
+const capSlack = (cap: number): number => Math.max(1, Math.floor(cap / 10))
+
 /**
  * A durable FIFO of readings on NeDB, in segment files of chunk documents.
  * Readings leave only when `consume`d (delivered or dead-lettered) or when a
@@ -60,8 +63,6 @@ export class Outbox implements LeaseOwner {
   #nextSeq = 1
   #nextSegment = 1
   #progress: Promise<void> = Promise.resolve()
-  /** readings buffered per stream path */
-  readonly perStream: Map<string, number>
   /** readings dropped by the cap (or unreadable), per stream path */
   readonly dropped: Map<string, number>
   /** readings found on disk when opened */
@@ -79,7 +80,6 @@ export class Outbox implements LeaseOwner {
     this.#segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024
     this.#segmentAgeMs = options.segmentAgeMs ?? 60_000
     this.#queue = new ChunkQueue(options.memoryReadings ?? 30_000)
-    this.perStream = this.#queue.perStream
     this.dropped = this.#queue.dropped
     this.#fsync = options.fsync ?? false
     this.#logger = options.logger
@@ -104,7 +104,7 @@ export class Outbox implements LeaseOwner {
       await yieldToLoop() // one segment at a time, so GETs are served while a big backlog loads
     }
     box.restored = box.#queue.buffered
-    box.#enforceCap(new Set(box.perStream.keys()), true) // the cap may have been lowered since
+    box.#enforceCap(new Set(box.#queue.streams()), true) // the cap may have been lowered since
     box.#segments.letGo()
     return box
   }
@@ -188,6 +188,16 @@ export class Outbox implements LeaseOwner {
     return this.#queue.buffered
   }
 
+  /** Readings of the stream at `path` waiting for delivery. */
+  bufferedOf(path: string): number {
+    return this.#queue.bufferedOf(path)
+  }
+
+  /** The most readings any one stream has waiting. */
+  get mostBuffered(): number {
+    return this.#queue.mostBuffered
+  }
+
   /** Readings dropped by the cap (or unreadable). */
   get droppedTotal(): number {
     return this.#queue.droppedTotal
@@ -251,7 +261,8 @@ export class Outbox implements LeaseOwner {
       throw err
     }
     this.writeError = undefined
-    const touched = new Set<string>()
+    const touched = new Set<string>() // the streams over the cap (and its slack)
+    const overCap = this.maxPerStream + capSlack(this.maxPerStream)
     for (const [k, d] of docs.entries()) {
       const e = chunks[k] as OutboxEntry[]
       const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, d.text.length, this.#queue.intern, d.wire ? d.text : undefined)
@@ -260,7 +271,7 @@ export class Outbox implements LeaseOwner {
       seg.written += chunk.total
       seg.bytes += d.text.length + 64 // the line: the readings and about 64 bytes of document
       this.#queue.push(chunk)
-      for (const p of chunk.paths) touched.add(p)
+      for (const c of chunk.counts) if (c.buffered > overCap) touched.add(c.path)
     }
     if (seg.written >= this.#segmentReadings || seg.bytes >= this.#segmentBytes) await this.#seal(seg)
     this.#enforceCap(touched)
@@ -317,10 +328,10 @@ export class Outbox implements LeaseOwner {
   // to the cap (the slack keeps trims, and their offset writes, infrequent).
   #enforceCap(paths: Set<string>, strict = false): void {
     const cap = this.maxPerStream
-    const slack = strict ? 0 : Math.max(1, Math.floor(cap / 10))
+    const slack = strict ? 0 : capSlack(cap)
     const changed = new Set<Chunk>()
     for (const p of paths) {
-      let excess = (this.perStream.get(p) ?? 0) - cap
+      let excess = this.#queue.bufferedOf(p) - cap
       if (excess <= slack) continue
       this.#queue.each((chunk) => {
         if (chunk.inflight || chunk.merging || chunk.remaining === 0) return

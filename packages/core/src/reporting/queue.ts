@@ -1,4 +1,4 @@
-import type { Chunk, OutboxEntry, Slice } from './chunk.js'
+import type { Chunk, OutboxEntry, Slice, StreamCount } from './chunk.js'
 
 /**
  * The outbox's chunks in memory, oldest first, with the counts `/status` and
@@ -11,11 +11,9 @@ export class ChunkQueue {
   readonly #window: number
   /** readings of the warm chunks */
   #warm = 0
-  /** one string per stream path, shared by every chunk */
-  readonly #names = new Map<string, string>()
+  /** per stream path its count, shared by every chunk (with one string for the path) */
+  readonly #streams = new Map<string, StreamCount>()
   buffered = 0
-  /** readings buffered per stream path */
-  readonly perStream = new Map<string, number>()
   /** readings dropped (the cap, an unreadable chunk), per stream path */
   readonly dropped = new Map<string, number>()
   droppedTotal = 0
@@ -24,11 +22,29 @@ export class ChunkQueue {
     this.#window = window
   }
 
-  readonly intern = (path: string): string => {
-    const known = this.#names.get(path)
-    if (known !== undefined) return known
-    this.#names.set(path, path)
-    return path
+  readonly intern = (path: string): StreamCount => {
+    let known = this.#streams.get(path)
+    if (known === undefined) this.#streams.set(path, (known = { path, buffered: 0 }))
+    return known
+  }
+
+  /** Readings of the stream at `path` in the backlog. */
+  bufferedOf(path: string): number {
+    return this.#streams.get(path)?.buffered ?? 0
+  }
+
+  /** The paths of the streams that have readings in the backlog. */
+  streams(): string[] {
+    const out: string[] = []
+    for (const c of this.#streams.values()) if (c.buffered > 0) out.push(c.path)
+    return out
+  }
+
+  /** The most readings any one stream has in the backlog. */
+  get mostBuffered(): number {
+    let most = 0
+    for (const c of this.#streams.values()) if (c.buffered > most) most = c.buffered
+    return most
   }
 
   /** Chunks not yet fully delivered or dropped, oldest first, until they hold `upTo` readings (a copy: safe across awaits). */
@@ -81,12 +97,12 @@ export class ChunkQueue {
   /** A new chunk at the tail: counted, and warm while it fits in the window. */
   push(chunk: Chunk): void {
     this.#items.push(chunk)
-    chunk.paths.forEach((p, i) => {
-      const n = (chunk.lengths[i] as number) - (chunk.off[i] ?? 0)
-      if (n === 0) return
+    const { counts, lengths, off } = chunk
+    for (let i = 0; i < counts.length; i++) {
+      const n = (lengths[i] as number) - (off[i] ?? 0)
       this.buffered += n
-      this.perStream.set(p, (this.perStream.get(p) ?? 0) + n)
-    })
+      ;(counts[i] as StreamCount).buffered += n
+    }
     if (chunk.warm) this.#warmed(chunk, 1)
     this.fit()
   }
@@ -141,9 +157,7 @@ export class ChunkQueue {
     chunk.remaining -= n
     chunk.seg.readings -= n
     this.buffered -= n
-    const p = chunk.paths[i] as string
-    // a stream's count stays at 0 rather than leave the map: deleting and adding a key again on every delivery made it rehash
-    this.perStream.set(p, Math.max(0, (this.perStream.get(p) ?? 0) - n))
+    ;(chunk.counts[i] as StreamCount).buffered -= n
   }
 
   /** Drops up to `n` undelivered readings of entry `i`, counted per stream; returns how many. */
@@ -180,6 +194,6 @@ export class ChunkQueue {
     this.#head = 0
     this.#warm = 0
     this.buffered = 0
-    this.perStream.clear()
+    for (const c of this.#streams.values()) c.buffered = 0
   }
 }

@@ -277,7 +277,7 @@ export class Reporter {
         backlog += (ch.outbox?.buffered ?? 0) + ch.pendingCount
         deadLetters += ch.deadLettered
         dropped += (ch.outbox?.droppedTotal ?? 0) + ch.droppedPending
-        for (const n of ch.outbox?.perStream.values() ?? []) fullest = Math.max(fullest, n / sub.config.MaxBuffer)
+        fullest = Math.max(fullest, (ch.outbox?.mostBuffered ?? 0) / sub.config.MaxBuffer)
       }
     }
     return { backlog, deadLetters, dropped, fullest }
