@@ -31,7 +31,10 @@ export function splitChunks(entries: readonly OutboxEntry[], max: number): Outbo
 }
 
 /** The documents of a segment file: chunks of readings, and how far each has been consumed. */
-export type SegmentDoc = { _id: string; s: number; t: number; w: string } | { _id: string; s: number; t: number; j: string } | { _id: string; s: number; o: number[] }
+export type SegmentDoc = ChunkDoc | { _id: string; s: number; o: number[] }
+
+/** A chunk's document: its readings in report form (`w`) or as a list (`j`), see `encodeChunk`. */
+export type ChunkDoc = { _id: string; s: number; t: number } & ({ w: string } | { j: string })
 
 /**
  * A chunk as read back: its readings in report form (`w`), or as a JSON list

@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from '../logger.js'
-import { Chunk, decodeChunk, encodeChunk, readSegmentDoc, splitChunks, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
+import { Chunk, decodeChunk, encodeChunk, readSegmentDoc, splitChunks, type ChunkDoc, type OutboxEntry, type Segment, type SegmentDoc, type Slice } from './chunk.js'
 import { leaseId, OutboxLease, type LeaseOwner } from './lease.js'
 import { mergeSegment, worthMerging } from './merge.js'
 import { ChunkQueue } from './queue.js'
@@ -188,11 +188,6 @@ export class Outbox implements LeaseOwner {
     return this.#queue.buffered
   }
 
-  /** Readings of the stream at `path` waiting for delivery. */
-  bufferedOf(path: string): number {
-    return this.#queue.bufferedOf(path)
-  }
-
   /** The most readings any one stream has waiting. */
   get mostBuffered(): number {
     return this.#queue.mostBuffered
@@ -238,18 +233,17 @@ export class Outbox implements LeaseOwner {
     const chunks = splitChunks(entries, this.#chunkReadings)
     const now = Date.now()
     // each chunk's readings as one JSON string, one chunk per turn of the event loop: NeDB then checks,
-    // copies and serializes a string, not every value (it did that with a replacer, value by value);
-    // in report form, so that delivering the chunk whole sends that string as it is
-    const docs: Array<{ _id: string; s: number; t: number; text: string; wire: boolean }> = []
+    // copies and serializes a string, not every value (it did that with a replacer, value by value)
+    const docs: ChunkDoc[] = []
     for (const e of chunks) {
       if (docs.length > 0) await yieldToLoop()
-      const stored = encodeChunk(e)
-      docs.push({ _id: `c${this.#nextSeq}`, s: this.#nextSeq++, t: now, ...('w' in stored ? { text: stored.w, wire: true } : { text: stored.j, wire: false }) })
+      docs.push({ _id: `c${this.#nextSeq}`, s: this.#nextSeq, t: now, ...encodeChunk(e) })
+      this.#nextSeq++
     }
     const seg = await this.#activeSegment()
     try {
       const ds = await this.#segments.store(seg)
-      await ds.insert(docs.map((d): SegmentDoc => (d.wire ? { _id: d._id, s: d.s, t: d.t, w: d.text } : { _id: d._id, s: d.s, t: d.t, j: d.text })))
+      await ds.insert(docs)
       if (this.#fsync) await ds.fsync()
     } catch (err) {
       // the file may now end with a torn line: never append to it again
@@ -265,11 +259,12 @@ export class Outbox implements LeaseOwner {
     const overCap = this.maxPerStream + capSlack(this.maxPerStream)
     for (const [k, d] of docs.entries()) {
       const e = chunks[k] as OutboxEntry[]
-      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, d.text.length, this.#queue.intern, d.wire ? d.text : undefined)
+      const text = 'w' in d ? d.w : d.j
+      const chunk = new Chunk(d.s, d.t, e, e.map(() => 0), seg, text.length, this.#queue.intern, 'w' in d ? d.w : undefined)
       seg.live++
       seg.readings += chunk.remaining
       seg.written += chunk.total
-      seg.bytes += d.text.length + 64 // the line: the readings and about 64 bytes of document
+      seg.bytes += text.length + 64 // the line: the readings and about 64 bytes of document
       this.#queue.push(chunk)
       for (const c of chunk.counts) if (c.buffered > overCap) touched.add(c.path)
     }
@@ -327,24 +322,7 @@ export class Outbox implements LeaseOwner {
   // Over the cap by more than a tenth, a stream loses its oldest readings down
   // to the cap (the slack keeps trims, and their offset writes, infrequent).
   #enforceCap(paths: Set<string>, strict = false): void {
-    const cap = this.maxPerStream
-    const slack = strict ? 0 : capSlack(cap)
-    const changed = new Set<Chunk>()
-    for (const p of paths) {
-      let excess = this.#queue.bufferedOf(p) - cap
-      if (excess <= slack) continue
-      this.#queue.each((chunk) => {
-        if (chunk.inflight || chunk.merging || chunk.remaining === 0) return
-        chunk.paths.forEach((cp, i) => {
-          if (excess <= 0 || cp !== p) return
-          const n = this.#queue.drop(chunk, i, excess)
-          if (n > 0) changed.add(chunk)
-          excess -= n
-        })
-        return excess > 0
-      })
-    }
-    for (const chunk of changed) void this.#persistProgress(chunk)
+    for (const chunk of this.#queue.trim(paths, this.maxPerStream, strict ? 0 : capSlack(this.maxPerStream))) void this.#persistProgress(chunk)
   }
 
   /** Drops the oldest chunk not on loan (the server's byte cap): the readings and bytes it held. */

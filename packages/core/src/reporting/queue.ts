@@ -172,6 +172,26 @@ export class ChunkQueue {
     return k
   }
 
+  /** Drops the oldest readings of each stream of `paths` over `cap` by more than `slack`, down to `cap`; the chunks it changed. */
+  trim(paths: Iterable<string>, cap: number, slack: number): Set<Chunk> {
+    const changed = new Set<Chunk>()
+    for (const p of paths) {
+      let excess = this.bufferedOf(p) - cap
+      if (excess <= slack) continue
+      this.each((chunk) => {
+        if (chunk.inflight || chunk.merging || chunk.remaining === 0) return
+        chunk.paths.forEach((cp, i) => {
+          if (excess <= 0 || cp !== p) return
+          const n = this.drop(chunk, i, excess)
+          if (n > 0) changed.add(chunk)
+          excess -= n
+        })
+        return excess > 0
+      })
+    }
+    return changed
+  }
+
   /** Removes delivered readings; returns how many (what was dropped meanwhile is not counted twice). */
   consume(slices: readonly Slice[]): number {
     let removed = 0
