@@ -1,12 +1,10 @@
+import { STATUS_CODES } from 'node:http'
 import { promisify } from 'node:util'
 import { deflate as deflateCb, gzip as gzipCb } from 'node:zlib'
-import { createFetch } from 'ofetch'
-import { fetch as undiciFetch, type Dispatcher } from 'undici'
+import { request, type Dispatcher } from 'undici'
 
 const gzip = promisify(gzipCb)
 const deflate = promisify(deflateCb)
-// undici's own fetch, so the dispatcher it is given is of the same version
-const ofetch = createFetch({ fetch: undiciFetch as unknown as typeof globalThis.fetch })
 
 /** What to do after one POST of a report. */
 export type DeliveryOutcome =
@@ -38,31 +36,25 @@ export const BATCH_ID_HEADER = 'X-Smap-Batch-Id'
 /** POSTs a report payload once and says what to do next; never throws. */
 export async function postReport(url: string, json: string, options: PostOptions): Promise<DeliveryOutcome> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [BATCH_ID_HEADER]: options.batchId }
-  let body: string | Buffer = json
+  // a Buffer, not the string: undici writes a string body at several times the cost
+  let body = Buffer.from(json)
   if (options.compress !== 'none') {
     body = await (options.compress === 'gzip' ? gzip : deflate)(json)
     headers['Content-Encoding'] = 'gzip'
   }
   const ends = deadline(options.timeoutMs, options.signal)
   try {
-    const res = await ofetch.raw(url, {
-      method: 'POST',
-      body,
-      headers,
-      retry: 0,
-      redirect: 'manual',
-      ignoreResponseError: true,
-      responseType: 'text',
-      signal: ends.signal,
-      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-    })
-    const status = res.status
+    // undici's request rather than fetch: a POST costs about a third of the CPU (measured: 0.45 against 1.3 ms, 60 KB on loopback); redirects are not followed
+    const res = await request(url, { method: 'POST', body, headers, signal: ends.signal, ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}) })
+    const status = res.statusCode
+    const text = await res.body.text()
     if (status === 200 || status === 201 || status === 204) return { kind: 'ok', status }
-    const why = `${url} answered ${status}${res.statusText ? ` ${res.statusText}` : ''}${describeBody(res._data)}`
+    const reason = STATUS_CODES[status]
+    const why = `${url} answered ${status}${reason ? ` ${reason}` : ''}${describeBody(text)}`
     if (status >= 300 && status < 400) {
-      return { kind: 'retry', status, error: `${url} answered ${status} redirecting to ${res.headers.get('location') ?? '?'}; redirects are not followed, fix the delivery location` }
+      return { kind: 'retry', status, error: `${url} answered ${status} redirecting to ${header(res.headers.location) ?? '?'}; redirects are not followed, fix the delivery location` }
     }
-    if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')), error: why }
+    if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', status, retryAfterMs: parseRetryAfter(header(res.headers['retry-after']) ?? null), error: why }
     if (status === 413) return { kind: 'split', status, error: why }
     if (status >= 400) return { kind: 'reject', status, error: why }
     return { kind: 'retry', status, error: `${why}; only 200, 201 or 204 acknowledge a report` }
@@ -74,9 +66,7 @@ export async function postReport(url: string, json: string, options: PostOptions
 }
 
 /**
- * One signal for a POST: aborted after `ms`, or when `outer` is. ofetch arms
- * its own timeout only when it is given no signal, and the channel always
- * gives one. Not AbortSignal.any with AbortSignal.timeout: on Node 20 the
+ * One signal for a POST: aborted after `ms`, or when `outer` is. Not AbortSignal.any with AbortSignal.timeout: on Node 20 the
  * timeout signal can be collected before it fires (nodejs/node#57736), and
  * each composite stays attached to the long-lived outer signal.
  */
@@ -95,6 +85,10 @@ function deadline(ms: number, outer: AbortSignal | undefined): { signal: AbortSi
   }
 }
 
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
 function describeBody(data: unknown): string {
   if (typeof data !== 'string' || data.trim() === '') return ''
   const line = data.trim().split('\n')[0] as string
@@ -104,7 +98,7 @@ function describeBody(data: unknown): string {
 function describeError(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } }
   if (e.name === 'TimeoutError' || e.name === 'AbortError' || /aborted|timeout/i.test(e.message ?? '')) return `no answer within ${timeoutMs / 1000} s`
-  // ofetch wraps fetch's TypeError, which wraps the socket error that has the code
+  // the socket error that has the code may be wrapped (a cause)
   let code: string | undefined
   for (let c: unknown = err; c && code === undefined; c = (c as { cause?: unknown }).cause) code = (c as { code?: string }).code
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return `no answer within ${timeoutMs / 1000} s`
