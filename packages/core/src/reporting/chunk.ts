@@ -143,6 +143,7 @@ export class Chunk {
   readonly created: number
   /** per entry: its stream's path, its count, and how many readings it holds */
   readonly paths: string[]
+  readonly uuids: string[]
   readonly counts: StreamCount[]
   readonly lengths: number[]
   /** per entry: readings already delivered or dropped */
@@ -163,7 +164,10 @@ export class Chunk {
     this.seq = seq
     this.#wire = wire
     this.created = created
-    this.#entries = entries
+    // kept in report form, its readings are parsed again only if a delivery needs them (a part of it, a broker):
+    // the objects of a big chunk then die young instead of weighing on the old generation while it waits
+    this.#entries = wire === undefined ? entries : undefined
+    this.uuids = entries.map((e) => e.u)
     this.counts = entries.map((e) => intern(e.p))
     this.paths = this.counts.map((c) => c.path)
     this.lengths = entries.map((e) => e.r.length)
@@ -181,11 +185,12 @@ export class Chunk {
 
   /** Whether its readings are in memory. */
   get warm(): boolean {
-    return this.#entries !== undefined
+    return this.#entries !== undefined || this.#wire !== undefined
   }
 
   /** Its readings; only while warm (the outbox warms what it lends). */
   get entries(): OutboxEntry[] {
+    if (this.#entries === undefined && this.#wire !== undefined) this.#entries = decodeChunk({ s: this.seq, t: this.created, w: this.#wire })
     if (this.#entries === undefined) throw new Error(`outbox chunk ${this.seq} is not in memory`)
     return this.#entries
   }
@@ -197,7 +202,7 @@ export class Chunk {
 
   /** Puts its readings back in memory, as read back from its segment. */
   warmWith(entries: OutboxEntry[], wire?: string): void {
-    this.#entries = entries
+    this.#entries = wire === undefined ? entries : undefined
     this.#wire = wire
   }
 

@@ -97,12 +97,14 @@ export class PayloadBuilder {
     const texts: string[] = []
     for (const chunk of chunks) {
       if (chunk.wire === undefined) return undefined
-      for (const e of chunk.entries) {
-        const ts = this.#tree.getTimeseries(e.p)
-        if (ts && ts.uuid === e.u && isNew(ts)) return undefined
+      const { paths, uuids } = chunk
+      for (let i = 0; i < paths.length; i++) {
+        const p = paths[i] as string
+        const ts = this.#tree.getTimeseries(p)
+        if (ts && ts.uuid === uuids[i] && isNew(ts)) return undefined
         if (seen) {
-          if (seen.has(e.p)) return undefined
-          seen.add(e.p)
+          if (seen.has(p)) return undefined
+          seen.add(p)
         }
       }
       if (chunk.wire.length > 2) texts.push(chunk.wire)
