@@ -13,6 +13,9 @@ export interface OutboxEntry {
 
 /** `entries` cut into chunks of at most `max` readings, in order (an entry may be split between two). */
 export function splitChunks(entries: readonly OutboxEntry[], max: number): OutboxEntry[][] {
+  let total = 0
+  for (const e of entries) total += e.r.length
+  if (total <= max) return [entries as OutboxEntry[]] // one write of up to a chunk: as it is, without a copy of each entry
   const chunks: OutboxEntry[][] = [[]]
   let size = 0
   for (const e of entries) {
