@@ -520,7 +520,7 @@ function printLatency(ours: Latency, bare: Latency): void {
       [row(ours), row(bare), ['ours / bare', '', formatRatio(ours.p50 / bare.p50), formatRatio(ours.p99 / bare.p99), formatRatio(ours.max / bare.max)]],
     ),
   )
-  console.log('  ours: report defaults (MinPeriod 0) and the default flushInterval (readings reach the outbox every 100 ms); bare: appendFile, then POST at once, one in flight')
+  console.log('  ours: report defaults (MinPeriod 0) and the default FlushInterval; bare: appendFile, then POST at once, one in flight')
 }
 
 // ---- soak ----

@@ -146,7 +146,6 @@ export class Chunk {
   readonly created: number
   /** per entry: its stream's path, its count, and how many readings it holds */
   readonly paths: string[]
-  readonly uuids: string[]
   readonly counts: StreamCount[]
   readonly lengths: number[]
   /** per entry: readings already delivered or dropped */
@@ -163,6 +162,7 @@ export class Chunk {
   removed = false
   #entries: OutboxEntry[] | undefined
   #wire: string | undefined
+  #uuids: string[] | undefined
   constructor(seq: number, created: number, entries: OutboxEntry[], off: number[], seg: Segment, bytes = 0, intern: (path: string) => StreamCount = (path) => ({ path, buffered: 0 }), wire?: string) {
     this.seq = seq
     this.#wire = wire
@@ -170,7 +170,7 @@ export class Chunk {
     // kept in report form, its readings are parsed again only if a delivery needs them (a part of it, a broker):
     // the objects of a big chunk then die young instead of weighing on the old generation while it waits
     this.#entries = wire === undefined ? entries : undefined
-    this.uuids = entries.map((e) => e.u)
+    this.#uuids = entries.map((e) => e.u)
     this.counts = entries.map((e) => intern(e.p))
     this.paths = this.counts.map((c) => c.path)
     this.lengths = entries.map((e) => e.r.length)
@@ -198,6 +198,12 @@ export class Chunk {
     return this.#entries
   }
 
+  /** Per entry its stream's uuid; only while warm (a cold chunk keeps no more per entry than it must). */
+  get uuids(): string[] {
+    this.#uuids ??= this.entries.map((e) => e.u)
+    return this.#uuids
+  }
+
   /** Its readings as stored in report form (see `encodeChunk`), while warm, if it was stored so. */
   get wire(): string | undefined {
     return this.#wire
@@ -207,12 +213,14 @@ export class Chunk {
   warmWith(entries: OutboxEntry[], wire?: string): void {
     this.#entries = wire === undefined ? entries : undefined
     this.#wire = wire
+    this.#uuids = entries.map((e) => e.u)
   }
 
   /** Drops its readings from memory: they stay in its segment file. */
   cool(): void {
     this.#entries = undefined
     this.#wire = undefined
+    this.#uuids = undefined
   }
 }
 
