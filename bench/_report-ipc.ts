@@ -1,6 +1,7 @@
 // What bench/report.ts and its child processes share: the workload, the
 // messages they exchange, and small helpers for both sides.
 import { fork, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
 import type { IntervalHistogram } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
@@ -25,6 +26,18 @@ export const MAX_BUFFER = 100_000
 export const FLUSH_MS = 100
 
 /** Epoch milliseconds with sub-millisecond resolution, comparable between processes on one machine. */
+/** A free TCP port on loopback (so that a parent can send GETs to a child still loading). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, HOST, () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
 export function now(): number {
   return performance.timeOrigin + performance.now()
 }

@@ -5,7 +5,6 @@
 //   drain     a new SmapInstance on the filled data dir, subscriber up
 // The event loop is watched from the start with monitorEventLoopDelay.
 import { appendFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
@@ -13,6 +12,7 @@ import { serve, SmapInstance, uuid5, type Logger } from '@smap/core'
 import {
   BURST,
   FLUSH_MS,
+  freePort,
   HOST,
   loopStats,
   MAX_BUFFER,
@@ -172,18 +172,6 @@ async function runFill(setup: Setup): Promise<void> {
   const stopping = now()
   await server.close() // inst.stop(): flushes, stops delivery
   sendResult({ ...figures, stopMs: now() - stopping })
-}
-
-/** A free TCP port, so that the parent can send GETs while serve() is still loading the outbox. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, HOST, () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 async function runDrain(setup: Setup): Promise<void> {

@@ -11,12 +11,12 @@
 // GETs, so that no two share an event loop.
 import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   FLUSH_MS,
+  freePort,
   HOST,
   MAX_BUFFER,
   nextMessage,
@@ -218,17 +218,6 @@ function describeGets(xs: readonly number[]): string {
 
 function describeLoop(l: LoopStats): string {
   return `max ${l.maxMs.toFixed(0)} ms, p99 ${l.p99Ms.toFixed(0)} ms`
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, HOST, () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 interface Restart {

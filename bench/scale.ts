@@ -20,11 +20,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { HOST, nextMessage, now, POST_READINGS, startChild, type FromSink, type SinkCounts } from './_report-ipc.js'
+import { freePort, HOST, nextMessage, now, POST_READINGS, startChild, type FromSink, type SinkCounts } from './_report-ipc.js'
 import { MAX_BUFFER, PER_COLLECTION, REPORT_UUID, SLICE_MS, type FromLatencySink, type FromSource, type Mark, type ReadyTimings, type SourceConfig } from './_scale-ipc.js'
 import { formatRatio, median } from './_stats.js'
 
@@ -155,17 +154,6 @@ async function within<T>(what: string, ms: number, work: () => Promise<T>): Prom
   } finally {
     clearTimeout(timer)
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, HOST, () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 // ---- the processes ----
