@@ -355,6 +355,8 @@ export class Outbox implements LeaseOwner {
     this.#queue.each((chunk) => {
       if (chunk.remaining === 0) return true
       if (!chunk.warm || chunk.merging) return false // it came in meanwhile: the next take has it
+      // a whole chunk that does not fit waits for the next batch: batches keep to whole chunks, which go as stored (payload.ts)
+      if (n > 0 && chunk.remaining === chunk.total && n + chunk.remaining > max) return false
       for (let i = 0; i < chunk.lengths.length && n < max; i++) {
         const from = chunk.off[i] ?? 0
         const len = chunk.lengths[i] as number

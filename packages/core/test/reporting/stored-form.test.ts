@@ -166,6 +166,21 @@ describe('the stored form of a chunk', () => {
     expect(described.described.map(([r]) => r.path)).toContain('/b')
   })
 
+  it('keeps a batch to whole chunks, so that a backlog still goes as stored', async () => {
+    const box = await Outbox.open(dir, { logger: quiet })
+    const write = (from: number, n: number): Promise<void> => box.append(Array.from({ length: n }, (_, k) => ({ p: `/s${from + k}`, u: `u${from + k}`, r: [[1, from + k]] })))
+    await write(0, 6000)
+    await write(6000, 6000)
+    const first = await box.take(10_000, 'r')
+    expect(first.count).toBe(6000)
+    expect(first.wholeChunks()).toHaveLength(1)
+    first.ack()
+    first.release()
+    const second = await box.take(10_000, 'r')
+    expect(second.count).toBe(6000)
+    expect(second.wholeChunks()).toHaveLength(1)
+  })
+
   it('joins no text for a take of part of a chunk', async () => {
     await mkdir(dir, { recursive: true })
     const box = await Outbox.open(dir, { logger: quiet })
