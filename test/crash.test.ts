@@ -413,6 +413,8 @@ interface OutboxDoc {
   e?: Array<{ p: string; r: Array<[number, number]> }>
   /** a chunk's entries as one JSON string */
   j?: string
+  /** a chunk in report form: one JSON object of path → {uuid, Readings} (when no stream appears twice) */
+  w?: string
   /** readings of each entry already delivered or dropped */
   o?: number[]
 }
@@ -437,7 +439,7 @@ async function readOutbox(outbox: string): Promise<Set<string>> {
     const offsets = new Map<number, number[]>()
     for (const d of docs.values()) if (Array.isArray(d.o) && typeof d.s === 'number') offsets.set(d.s, d.o)
     for (const d of docs.values()) {
-      const entries = typeof d.j === 'string' ? (JSON.parse(d.j) as OutboxDoc['e']) : d.e
+      const entries = typeof d.w === 'string' ? fromReportForm(d.w) : typeof d.j === 'string' ? (JSON.parse(d.j) as OutboxDoc['e']) : d.e
       if (!Array.isArray(entries) || typeof d.s !== 'number') continue
       entries.forEach((entry, i) => {
         for (const [, v] of entry.r.slice(offsets.get(d.s as number)?.[i] ?? 0)) out.add(`${entry.p} ${v}`)
@@ -445,6 +447,12 @@ async function readOutbox(outbox: string): Promise<Set<string>> {
     }
   }
   return out
+}
+
+/** A chunk stored in report form, as entries in the order they were written. */
+function fromReportForm(w: string): OutboxDoc['e'] {
+  const body = JSON.parse(w) as Record<string, { Readings: Array<[number, number]> }>
+  return Object.entries(body).map(([p, s]) => ({ p, r: s.Readings }))
 }
 
 interface ChannelStatus {
