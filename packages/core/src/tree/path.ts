@@ -3,12 +3,15 @@ import { smapError } from '../errors.js'
 // Path segments are used verbatim in URLs and config section headers, so keep
 // them to characters that need no escaping in either.
 const SEGMENT = /^[A-Za-z0-9_.~:@!$'()*,;=-]+$/
+/** A path already in normal form: `/` then valid segments, none `.` or `..`, no empty one. */
+const NORMAL = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9_.~:@!$'()*,;=-]+)+$/
 
 /** `/a/b` from `a/b`, `/a//b/` or `/a/b`; throws a clear error for a bad segment. */
 export function normalizePath(path: string): string {
   if (typeof path !== 'string') {
     throw smapError('SMAP_PATH_INVALID', `a path must be a string like "/instrument0/sensor0", got ${String(path)}`)
   }
+  if (NORMAL.test(path)) return path // most paths are, and a source checks each one several times
   const parts = splitPath(path)
   return parts.length === 0 ? '/' : `/${parts.join('/')}`
 }

@@ -125,8 +125,11 @@ export class Tree implements TimeseriesHome {
     const hit = this.#resources.get(pathOrUuid) ?? this.#byUuid.get(pathOrUuid)
     if (hit) return hit
     if (typeof pathOrUuid !== 'string') return undefined
-    const byUuid = this.#byUuid.get(pathOrUuid.toLowerCase())
-    if (byUuid) return byUuid
+    if (pathOrUuid.charCodeAt(0) !== 0x2f) {
+      // not a path: a uuid in upper case, or a path without its leading /
+      const byUuid = this.#byUuid.get(pathOrUuid.toLowerCase())
+      if (byUuid) return byUuid
+    }
     try {
       return this.#resources.get(normalizePath(pathOrUuid))
     } catch {
