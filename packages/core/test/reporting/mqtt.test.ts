@@ -1,5 +1,6 @@
 // Reports delivered to a real Mosquitto: topics, payloads, retained metadata, and a broker that
 // is down or killed mid-stream.
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -102,7 +103,14 @@ describe.skipIf(MOSQUITTO === undefined)('delivery to an MQTT broker', () => {
   })
 
   it('keeps readings while the broker is down, says why in /status, and delivers them once it is up', async () => {
-    broker = await startBroker(MOSQUITTO as string, dir)
+    broker = await startBroker(MOSQUITTO as string, dir, [], { persist: true })
+    // subscribed before the broker goes down, in a session that outlives it: a consumer that
+    // subscribed only after the restart could miss what the source sends as soon as it connects
+    const live = await consume(broker.url, 'site/#', { clientId: 'archiver-0', clean: false })
+    clients.push(live.client)
+    // mosquitto saves its sessions once changes exceed autosave_interval (1): two more subscriptions, then the file
+    await live.client.subscribeAsync(['other/1', 'other/2'], { qos: 1 })
+    await until('the broker to save its sessions', () => existsSync(join(dir, 'mosquitto.db')), 5000)
     await broker.kill()
     inst = make()
     inst.addTimeseries('/power', 'power', 'kW')
@@ -116,8 +124,6 @@ describe.skipIf(MOSQUITTO === undefined)('delivery to an MQTT broker', () => {
     expect(down.lastError?.message).toBe(`mqtt://127.0.0.1:${broker.port}: connection refused (is the broker running?)`)
     expect(down.backlogReadings).toBe(20)
     await broker.start()
-    const live = await consume(broker.url, 'site/#')
-    clients.push(live.client)
     await until('the backlog', () => values(live.got, '/power').length >= 20)
     expect(values(live.got, '/power')).toEqual(Array.from({ length: 20 }, (_, k) => k))
     expect(await channel(inst)).toMatchObject({ backlogReadings: 0, delivered: 20 })
