@@ -6,7 +6,6 @@ import { gunzip as gunzipCb, inflate as inflateCb, inflateRaw as inflateRawCb } 
 import { listenError } from '@smap/core'
 import { defineCommand } from 'citty'
 import { parsePortArg, UsageError, untilSignal } from './commands.js'
-import { runMqttSink } from './sink-mqtt.js'
 import { checkWritable, describeRecord, iso, parseReport, plural, Refusal, toRecords, warn } from './sink-records.js'
 
 export type { SinkRecord } from './sink-records.js'
@@ -31,7 +30,8 @@ export const sinkCommand = defineCommand({
     group: { type: 'string', description: 'with --mqtt: share the subscription with every sink of this group name, each getting a part (MQTT 5 $share)' },
   },
   async run({ args }) {
-    if (args.mqtt !== undefined) return runMqttSink(args.mqtt, { group: args.group, out: args.out })
+    // the MQTT client library is loaded only for this: every other command, `smap run` included, starts without it
+    if (args.mqtt !== undefined) return (await import('./sink-mqtt.js')).runMqttSink(args.mqtt, { group: args.group, out: args.out })
     if (args.group !== undefined) throw new UsageError('--group shares an MQTT subscription: give it with --mqtt URL')
     const port = parsePortArg(args.port) ?? DEFAULT_SINK_PORT
     const host = args.host ?? DEFAULT_SINK_HOST
