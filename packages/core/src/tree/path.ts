@@ -2,9 +2,10 @@ import { smapError } from '../errors.js'
 
 // Path segments are used verbatim in URLs and config section headers, so keep
 // them to characters that need no escaping in either.
-const SEGMENT = /^[A-Za-z0-9_.~:@!$'()*,;=-]+$/
+const SEGMENT_PATTERN = "[A-Za-z0-9_.~:@!$'()*,;=-]+"
+const SEGMENT = new RegExp(`^${SEGMENT_PATTERN}$`)
 /** A path already in normal form: `/` then valid segments, none `.` or `..`, no empty one. */
-const NORMAL = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9_.~:@!$'()*,;=-]+)+$/
+const NORMAL = new RegExp(`^(?:/(?!\\.\\.?(?:/|$))${SEGMENT_PATTERN})+$`)
 
 /** `/a/b` from `a/b`, `/a//b/` or `/a/b`; throws a clear error for a bad segment. */
 export function normalizePath(path: string): string {

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type * as Mqtt from 'mqtt'
-import type { IClientOptions, MqttClient } from 'mqtt'
 import type { BrokerSettings } from '../../credentials.js'
 import type { DeliveryOutcome } from './http.js'
 
-/** The MQTT client library, loaded when a report first connects to a broker (most sources have none: it is 70 ms of start-up). */
+/** The MQTT client library, loaded when a report first connects to a broker (most sources have none, and it is about 200 ms of start-up). */
 let mqttLibrary: Promise<typeof Mqtt> | undefined
 const loadMqtt = (): Promise<typeof Mqtt> => (mqttLibrary ??= import('mqtt'))
 
@@ -123,8 +122,8 @@ function connectError(err: Error & { code?: string | number }, broker: string): 
  * backoff decides when the next one is tried.
  */
 export class MqttLink {
-  #client: MqttClient | undefined
-  #connecting: Promise<MqttClient> | undefined
+  #client: Mqtt.MqttClient | undefined
+  #connecting: Promise<Mqtt.MqttClient> | undefined
   /** The broker's URL and the topic prefix, read from the location once. */
   readonly broker: string
   readonly prefix: string
@@ -138,7 +137,7 @@ export class MqttLink {
   /** Publishes `messages`; each carries the user properties `smap-batch` (the same on a retry) and `smap-part`, so a consumer can drop repeats. */
   async publish(messages: readonly MqttMessage[], batchId: string, timeoutMs: number, signal?: AbortSignal): Promise<DeliveryOutcome> {
     const broker = this.broker
-    let client: MqttClient
+    let client: Mqtt.MqttClient
     try {
       client = await this.#connect(signal)
     } catch (err) {
@@ -173,11 +172,11 @@ export class MqttLink {
     }
   }
 
-  #connect(signal?: AbortSignal): Promise<MqttClient> {
+  #connect(signal?: AbortSignal): Promise<Mqtt.MqttClient> {
     if (this.#client?.connected) return Promise.resolve(this.#client)
     this.#drop()
     this.#connecting ??= Promise.all([this.#clientOptions(), loadMqtt()])
-      .then(([opts, mqtt]) => new Promise<MqttClient>((resolve, reject) => {
+      .then(([opts, mqtt]) => new Promise<Mqtt.MqttClient>((resolve, reject) => {
         const client = mqtt.connect(this.broker, opts)
         const fail = (err: Error): void => {
           cleanup()
@@ -212,7 +211,7 @@ export class MqttLink {
   }
 
   /** The connection's options, the login's files read now (they may have been replaced since the config was loaded). */
-  async #clientOptions(): Promise<IClientOptions> {
+  async #clientOptions(): Promise<Mqtt.IClientOptions> {
     const o = this.options
     const login = o.login
     const file = async (path: string | undefined, what: string): Promise<Buffer | undefined> => {
